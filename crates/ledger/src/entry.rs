@@ -357,21 +357,32 @@ impl Unsealed {
 
     /// Hashes and signs: the entry's preimage, hash and signature per §2.
     pub fn seal(self, signer: &SecretKey) -> Result<Entry, EntryError> {
-        check_ledger_name(&self.ledger)?;
         let public = signer.public();
-        let hash = entry_hash(&self.to_value(&public))?;
+        let hash = self.hash_for(&public)?;
         let sig = signer.sign(&hash.0);
-        Ok(Entry {
+        Ok(self.into_entry(public, hash, sig))
+    }
+
+    /// The entry hash this entry will have when sealed by `signer`. Hashing is sequential along
+    /// the chain; signing the hashes is not, so the writer signs a batch on every core.
+    pub fn hash_for(&self, signer: &PublicKey) -> Result<ChainHash, EntryError> {
+        check_ledger_name(&self.ledger)?;
+        entry_hash(&self.to_value(signer))
+    }
+
+    /// The sealed entry, given the hash from [`Unsealed::hash_for`] and its signature.
+    pub fn into_entry(self, signer: PublicKey, hash: ChainHash, sig: Signature) -> Entry {
+        Entry {
             ledger: self.ledger,
             seq: self.seq,
             prev: self.prev,
             recorded_at: self.recorded_at,
             event: self.event,
             attestation: self.attestation,
-            signer: public,
+            signer,
             hash,
             sig,
-        })
+        }
     }
 }
 
@@ -425,7 +436,7 @@ impl Entry {
     }
 
     /// Reads a stored line. Returns the entry and the object exactly as read, whose preimage a
-    /// verifier recomputes; it also checks that the line is in the stored layout.
+    /// verifier recomputes and whose [`layout_line`] must equal the line.
     pub fn parse_line(line: &str) -> Result<(Entry, Value), EntryError> {
         if line.len() > ENTRY_LINE_BYTES_MAX {
             return Err(EntryError::LineTooLong(line.len()));

@@ -107,6 +107,11 @@ impl PublicKey {
             .map_err(|_| bad())
     }
 
+    /// Wraps a verifying key.
+    pub fn from_verifying(key: VerifyingKey) -> Self {
+        Self(key)
+    }
+
     /// The base64 form used in entries.
     pub fn to_base64(&self) -> String {
         B64.encode(self.0.as_bytes())
@@ -416,5 +421,165 @@ mod tests {
         reg.revoke(&key, 9);
         assert!(reg.allows(&key, 9, Purpose::Entry));
         assert!(!reg.allows(&key, 10, Purpose::Entry));
+    }
+}
+
+/// A change to the key registry carried by an entry of `ledger/genesis` or `ledger/keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    /// `ledger.created`: the ledger's name and root key.
+    Genesis {
+        /// The ledger's name.
+        name: String,
+        /// The root key.
+        root_key: PublicKey,
+    },
+    /// `key.registered`.
+    Registered {
+        /// The key.
+        key: PublicKey,
+        /// Actor it may attest for, or `*`.
+        actor: String,
+        /// What it may do.
+        purposes: BTreeSet<Purpose>,
+        /// Optional label.
+        label: Option<String>,
+    },
+    /// `key.revoked`.
+    Revoked {
+        /// The key.
+        key: PublicKey,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Stream of the genesis entry.
+pub const GENESIS_STREAM: &str = "ledger/genesis";
+/// Stream of key registrations and revocations.
+pub const KEYS_STREAM: &str = "ledger/keys";
+
+impl KeyChange {
+    /// Reads the key change an event carries; `Ok(None)` for events of other streams.
+    pub fn from_event(event: &crate::entry::Event) -> Result<Option<Self>, String> {
+        use serde_json::Value;
+        let data = event.data();
+        let text = |name: &str| match data.get(name) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            _ => Err(format!(
+                "{}: data.{name} must be a string",
+                event.event_type()
+            )),
+        };
+        let key = |name: &str| {
+            PublicKey::from_base64(&text(name)?)
+                .map_err(|e| format!("{}: data.{name}: {e}", event.event_type()))
+        };
+        let only = |allowed: &[&str]| match data.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(format!("{}: unknown member data.{k}", event.event_type())),
+            None => Ok(()),
+        };
+        match (event.stream(), event.event_type()) {
+            (GENESIS_STREAM, "ledger.created") => {
+                only(&[
+                    "name",
+                    "root_key",
+                    "chain_hash",
+                    "tree_hash",
+                    "canonicalization",
+                ])?;
+                for (member, expected) in [
+                    ("chain_hash", "blake3"),
+                    ("tree_hash", "sha256"),
+                    ("canonicalization", "rfc8785"),
+                ] {
+                    if text(member)? != expected {
+                        return Err(format!(
+                            "ledger.created: data.{member} must be {expected:?}"
+                        ));
+                    }
+                }
+                Ok(Some(KeyChange::Genesis {
+                    name: text("name")?,
+                    root_key: key("root_key")?,
+                }))
+            }
+            (KEYS_STREAM, "key.registered") => {
+                only(&["key", "actor", "purposes", "label"])?;
+                let purposes = match data.get("purposes") {
+                    Some(Value::Array(items)) if !items.is_empty() => items
+                        .iter()
+                        .map(|p| p.as_str().and_then(Purpose::parse))
+                        .collect::<Option<BTreeSet<_>>>()
+                        .ok_or("key.registered: data.purposes holds an unknown purpose")?,
+                    _ => {
+                        return Err("key.registered: data.purposes must be a non-empty array".into())
+                    }
+                };
+                let label = match data.get("label") {
+                    None => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(_) => return Err("key.registered: data.label must be a string".into()),
+                };
+                Ok(Some(KeyChange::Registered {
+                    key: key("key")?,
+                    actor: text("actor")?,
+                    purposes,
+                    label,
+                }))
+            }
+            (KEYS_STREAM, "key.revoked") => {
+                only(&["key", "reason"])?;
+                Ok(Some(KeyChange::Revoked {
+                    key: key("key")?,
+                    reason: text("reason")?,
+                }))
+            }
+            (GENESIS_STREAM | KEYS_STREAM, other) => Err(format!(
+                "{other} is not a key event of stream {}",
+                event.stream()
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    /// The event data of a registration.
+    pub fn registration_data(
+        key: &PublicKey,
+        actor: &str,
+        purposes: &[Purpose],
+        label: Option<&str>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut data = serde_json::Map::new();
+        data.insert("key".into(), key.to_base64().into());
+        data.insert("actor".into(), actor.into());
+        data.insert(
+            "purposes".into(),
+            purposes
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        if let Some(label) = label {
+            data.insert("label".into(), label.into());
+        }
+        data
+    }
+
+    /// Applies the change at `seq` to `registry`.
+    pub fn apply(&self, registry: &mut KeyRegistry, seq: u64) {
+        match self {
+            KeyChange::Genesis { root_key, .. } => registry.register_root(*root_key),
+            KeyChange::Registered {
+                key,
+                actor,
+                purposes,
+                label,
+            } => registry.register(*key, seq, actor.clone(), purposes.clone(), label.clone()),
+            KeyChange::Revoked { key, .. } => {
+                registry.revoke(key, seq);
+            }
+        }
     }
 }

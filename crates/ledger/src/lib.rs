@@ -21,9 +21,14 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod canonical;
 pub mod entry;
 pub mod keys;
+pub mod ledger;
 pub mod merkle;
 pub mod note;
+pub mod store;
 pub mod time;
+pub mod verify;
+pub mod writer;

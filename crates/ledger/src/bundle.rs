@@ -1,0 +1,362 @@
+//! Export bundles (LEDGER-FORMAT.md §7) and the two walks of the verifier: over a store and
+//! over a bundle directory.
+
+use crate::entry::ENTRY_LINE_BYTES_MAX;
+use crate::ledger::READ_ROWS_MAX;
+use crate::merkle::NodeId;
+use crate::store::{Store, StoreError};
+use crate::verify::{Report, Rule, Verifier};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The bundle format name.
+pub const BUNDLE_FORMAT: &str = "custodia.bundle/1";
+
+/// A bundle or verification failure that stops the walk (violations go in the report).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// A file of the bundle could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The output directory is not empty; an export never overwrites.
+    #[error("{0} exists and is not empty; choose a new directory")]
+    NotEmpty(PathBuf),
+    /// A trusted checkpoint file could not be read.
+    #[error("trusted checkpoint {path}: {reason}")]
+    Trusted {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Entries written.
+    pub entries: u64,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+}
+
+/// Writes the store's entries and checkpoints as a bundle in `out` (a new or empty directory).
+/// `progress` is called with the number of entries written so far.
+pub async fn export(
+    store: &dyn Store,
+    out: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ExportSummary, BundleError> {
+    if out.exists() && std::fs::read_dir(out).map_err(io(out))?.next().is_some() {
+        return Err(BundleError::NotEmpty(out.to_owned()));
+    }
+    std::fs::create_dir_all(out.join("checkpoints")).map_err(io(out))?;
+    let head = store.head().await?;
+    let name = store.meta("name").await?.unwrap_or_default();
+    let path = out.join("entries.jsonl");
+    let file = std::fs::File::create(&path).map_err(io(&path))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let mut written = 0u64;
+    while written < head.size {
+        let rows = store.read(written, READ_ROWS_MAX).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows.iter().take_while(|r| r.seq < head.size) {
+            writer.write_all(row.line.as_bytes()).map_err(io(&path))?;
+            writer.write_all(b"\n").map_err(io(&path))?;
+            written += 1;
+        }
+        progress(written);
+    }
+    writer.flush().map_err(io(&path))?;
+    let mut checkpoints = 0;
+    for size in store.checkpoint_sizes().await? {
+        if size > written {
+            continue;
+        }
+        if let Some(note) = store.checkpoint(size).await? {
+            let path = out.join("checkpoints").join(size.to_string());
+            std::fs::write(&path, note).map_err(io(&path))?;
+            checkpoints += 1;
+        }
+    }
+    let manifest = serde_json::json!({
+        "format": BUNDLE_FORMAT,
+        "ledger": name,
+        "entries": written,
+        "tool": concat!("custodia ", env!("CARGO_PKG_VERSION")),
+        "exported_at": crate::time::Timestamp::now().to_string(),
+    });
+    let path = out.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    std::fs::write(&path, text + "\n").map_err(io(&path))?;
+    Ok(ExportSummary {
+        entries: written,
+        checkpoints,
+    })
+}
+
+/// Reads a trusted checkpoint file.
+pub fn read_trusted(path: &Path) -> Result<String, BundleError> {
+    let bytes = std::fs::read(path).map_err(|e| BundleError::Trusted {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    String::from_utf8(bytes).map_err(|_| BundleError::Trusted {
+        path: path.to_owned(),
+        reason: "not UTF-8 text".into(),
+    })
+}
+
+/// Verifies a store: every entry, every stored column, every stored tree node, every stored
+/// checkpoint, and a trusted checkpoint if given.
+pub async fn verify_store(
+    store: &dyn Store,
+    trusted: Option<&str>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, BundleError> {
+    let head = store.head().await?;
+    let mut verifier = Verifier::new();
+    for size in store.checkpoint_sizes().await? {
+        if let Some(note) = store.checkpoint(size).await? {
+            verifier.expect_checkpoint(&format!("stored checkpoint {size}"), &note);
+        }
+    }
+    if let Some(text) = trusted {
+        verifier.trust_checkpoint("trusted checkpoint", text, head.size);
+    }
+    let mut seq = 0;
+    while seq < head.size {
+        let rows = store.read(seq, READ_ROWS_MAX).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let before = verifier.frontier().clone();
+        for row in &rows {
+            verifier.feed_row(row);
+        }
+        check_nodes(store, &mut verifier, before, &rows).await?;
+        seq = verifier.entries();
+        progress(seq);
+    }
+    if verifier.entries() != head.size {
+        let msg = format!(
+            "{} entries read, the head says {}",
+            verifier.entries(),
+            head.size
+        );
+        verifier.violation(None, Rule::Format, msg);
+    }
+    Ok(verifier.finish())
+}
+
+/// Compares the tree nodes that a run of rows completes with the stored nodes.
+async fn check_nodes(
+    store: &dyn Store,
+    verifier: &mut Verifier,
+    mut frontier: crate::merkle::Frontier,
+    rows: &[crate::store::Row],
+) -> Result<(), BundleError> {
+    let mut expected: Vec<(NodeId, crate::merkle::Hash)> = Vec::with_capacity(rows.len() * 2);
+    for row in rows {
+        expected.extend(frontier.push(row.hash.0));
+    }
+    let ids: Vec<NodeId> = expected.iter().map(|(id, _)| *id).collect();
+    let stored = store.nodes(&ids).await?;
+    let mut by_leaf: HashMap<u64, Vec<String>> = HashMap::new();
+    for ((id, hash), found) in expected.iter().zip(stored) {
+        if found != Some(*hash) {
+            let last_leaf = ((id.index + 1) << id.level) - 1;
+            by_leaf
+                .entry(last_leaf)
+                .or_default()
+                .push(format!("level {} index {}", id.level, id.index));
+        }
+    }
+    let mut leaves: Vec<_> = by_leaf.into_iter().collect();
+    leaves.sort();
+    for (seq, nodes) in leaves {
+        let msg = format!(
+            "stored tree node(s) {} differ from the entries",
+            nodes.join(", ")
+        );
+        verifier.violation(Some(seq), Rule::Tree, msg);
+    }
+    Ok(())
+}
+
+/// Verifies a bundle directory: manifest, every entry line, every checkpoint file, and a
+/// trusted checkpoint if given.
+pub fn verify_bundle(
+    dir: &Path,
+    trusted: Option<&str>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, BundleError> {
+    let mut verifier = Verifier::new();
+    let manifest_entries = read_manifest(dir, &mut verifier);
+    let checkpoints = dir.join("checkpoints");
+    if checkpoints.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(&checkpoints)
+            .map_err(io(&checkpoints))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for path in files {
+            let label = format!(
+                "checkpoints/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            match std::fs::read(&path).map(String::from_utf8) {
+                Ok(Ok(text)) => {
+                    check_checkpoint_name(&mut verifier, &label, &path, &text);
+                    verifier.expect_checkpoint(&label, &text);
+                }
+                _ => verifier.violation(None, Rule::Checkpoint, format!("{label}: unreadable")),
+            }
+        }
+    }
+    if let Some(text) = trusted {
+        verifier.trust_checkpoint("trusted checkpoint", text, manifest_entries.unwrap_or(0));
+    }
+    let path = dir.join("entries.jsonl");
+    let file = std::fs::File::open(&path).map_err(io(&path))?;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(ENTRY_LINE_BYTES_MAX as u64 + 2)
+            .read_until(b'\n', &mut line)
+            .map_err(io(&path))?;
+        if n == 0 {
+            break;
+        }
+        feed_bundle_line(&mut verifier, &mut reader, &mut line, &path)?;
+        if verifier.entries() % 4096 == 0 {
+            progress(verifier.entries());
+        }
+    }
+    progress(verifier.entries());
+    if let Some(expected) = manifest_entries {
+        if expected != verifier.entries() {
+            let msg = format!(
+                "manifest says {expected} entries, entries.jsonl holds {}",
+                verifier.entries()
+            );
+            verifier.violation(None, Rule::Bundle, msg);
+        }
+    }
+    Ok(verifier.finish())
+}
+
+fn feed_bundle_line(
+    verifier: &mut Verifier,
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    path: &Path,
+) -> Result<(), BundleError> {
+    let seq = verifier.entries();
+    if line.last() != Some(&b'\n') {
+        if line.len() > ENTRY_LINE_BYTES_MAX {
+            // Skip the rest of an overlong line without holding it in memory.
+            let mut sink = Vec::new();
+            while reader.read_until(b'\n', &mut sink).map_err(io(path))? > 0 {
+                if sink.last() == Some(&b'\n') {
+                    break;
+                }
+                sink.clear();
+            }
+            verifier.violation(
+                Some(seq),
+                Rule::Format,
+                format!("line is longer than {ENTRY_LINE_BYTES_MAX} bytes"),
+            );
+            verifier.feed_line("");
+            return Ok(());
+        }
+        verifier.violation(
+            Some(seq),
+            Rule::Bundle,
+            "last line has no newline: the bundle is truncated",
+        );
+    } else {
+        line.pop();
+    }
+    match std::str::from_utf8(line) {
+        Ok(text) => {
+            verifier.feed_line(text);
+        }
+        Err(e) => {
+            verifier.violation(
+                Some(seq),
+                Rule::Format,
+                format!("not UTF-8 at byte {}", e.valid_up_to()),
+            );
+            verifier.feed_line("");
+        }
+    }
+    Ok(())
+}
+
+fn check_checkpoint_name(verifier: &mut Verifier, label: &str, path: &Path, text: &str) {
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse::<u64>().ok());
+    let size = text.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+    if named.is_none() || named != size {
+        verifier.violation(
+            None,
+            Rule::Checkpoint,
+            format!("{label}: file name is not the checkpoint's tree size"),
+        );
+    }
+}
+
+fn read_manifest(dir: &Path, verifier: &mut Verifier) -> Option<u64> {
+    let path = dir.join("manifest.json");
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            verifier.violation(None, Rule::Bundle, format!("manifest.json: {e}"));
+            return None;
+        }
+    };
+    let value = match crate::canonical::parse_strict(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            verifier.violation(None, Rule::Bundle, format!("manifest.json: {e}"));
+            return None;
+        }
+    };
+    if value.get("format").and_then(|f| f.as_str()) != Some(BUNDLE_FORMAT) {
+        verifier.violation(
+            None,
+            Rule::Bundle,
+            format!("manifest.json: format is not {BUNDLE_FORMAT:?}"),
+        );
+    }
+    let entries = value.get("entries").and_then(|e| e.as_u64());
+    if entries.is_none() {
+        verifier.violation(None, Rule::Bundle, "manifest.json: entries must be a count");
+    }
+    entries
+}

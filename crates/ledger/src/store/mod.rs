@@ -1,0 +1,137 @@
+//! Storage backends. A [`Store`] keeps entry lines, the perfect Merkle subtree hashes that make
+//! proofs O(log n) reads, and signed checkpoints. It does not decide what is appended: the
+//! [`Sealer`] it is handed does that inside the store's write transaction, so that a backend
+//! shared by several processes (PostgreSQL) can serialize appends in the database while every
+//! caller stays the same.
+
+pub mod sqlite;
+
+use crate::entry::ChainHash;
+use crate::merkle::{Hash, NodeId};
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened: missing, damaged, or not a custodia ledger.
+    #[error("cannot open ledger at {location}: {reason}")]
+    Open {
+        /// Path or URL.
+        location: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The database answered with an error.
+    #[error("database error while {doing}: {source}")]
+    Database {
+        /// What the store was doing.
+        doing: &'static str,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A unique key was violated: another writer appended the same seq or stream version.
+    #[error("conflict while {0}: another writer appended first")]
+    Conflict(&'static str),
+    /// A stored row is not what the store wrote (damaged or tampered).
+    #[error("stored row is damaged: {0}")]
+    Damaged(String),
+    /// The sealer refused the batch; nothing was written.
+    #[error("batch refused: {0}")]
+    Refused(String),
+}
+
+/// Result of storage calls.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The end of the chain as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Number of entries (the next seq).
+    pub size: u64,
+    /// Hash of the last entry; zeros when empty.
+    pub last_hash: ChainHash,
+    /// `recorded_at` of the last entry.
+    pub last_recorded_at: Option<Timestamp>,
+}
+
+/// One stored entry: its line and the columns indexed beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Position.
+    pub seq: u64,
+    /// Entry hash (column).
+    pub hash: ChainHash,
+    /// `event.stream` (column).
+    pub stream: String,
+    /// `event.version` (column).
+    pub version: u64,
+    /// `event.type` (column).
+    pub event_type: String,
+    /// `recorded_at` in microseconds (column).
+    pub recorded_at_micros: i64,
+    /// `event.occurred_at` in microseconds (column).
+    pub occurred_at_micros: i64,
+    /// The entry line, in the stored layout.
+    pub line: String,
+}
+
+/// What a sealer sees inside the write transaction.
+#[derive(Debug, Clone)]
+pub struct TxView {
+    /// The chain's end.
+    pub head: Head,
+    /// Current version of each stream the sealer asked about (absent: no events yet).
+    pub versions: HashMap<String, u64>,
+    /// The right edge of the Merkle tree at `head.size`, when the sealer's cache was stale.
+    pub frontier: Option<Vec<(NodeId, Hash)>>,
+}
+
+/// Rows and tree nodes to write in one transaction.
+#[derive(Debug, Default, Clone)]
+pub struct SealedBatch {
+    /// New entries, contiguous from `head.size`.
+    pub rows: Vec<Row>,
+    /// Perfect subtree hashes completed by those entries.
+    pub nodes: Vec<(NodeId, Hash)>,
+}
+
+/// Decides what to append, given the stored head; runs inside the write transaction.
+pub trait Sealer: Send {
+    /// Streams whose current versions the sealer needs.
+    fn streams(&self) -> Vec<String>;
+    /// The tree size of the sealer's cached frontier; the store loads the frontier when it
+    /// differs from the head.
+    fn frontier_size(&self) -> u64;
+    /// Builds the batch. An error aborts the transaction; nothing is written.
+    fn seal(&mut self, view: TxView) -> Result<SealedBatch>;
+}
+
+/// Ledger storage. Every backend passes the same conformance tests.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A value from the ledger's metadata (e.g. `name`).
+    async fn meta(&self, key: &str) -> Result<Option<String>>;
+    /// Sets a metadata value once; an existing different value is a conflict.
+    async fn init_meta(&self, key: &str, value: &str) -> Result<()>;
+    /// The chain's end.
+    async fn head(&self) -> Result<Head>;
+    /// Runs `sealer` in one durable write transaction and returns what it wrote.
+    async fn append(&self, sealer: &mut dyn Sealer) -> Result<SealedBatch>;
+    /// Up to `limit` rows from `from` on, in seq order.
+    async fn read(&self, from: u64, limit: u32) -> Result<Vec<Row>>;
+    /// The row with this entry hash.
+    async fn row_by_hash(&self, hash: &ChainHash) -> Result<Option<Row>>;
+    /// Up to `limit` rows of one stream with version ≥ `from_version`, in version order.
+    async fn stream_rows(&self, stream: &str, from_version: u64, limit: u32) -> Result<Vec<Row>>;
+    /// Stored perfect subtree hashes, in the order asked (None where absent).
+    async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>>;
+    /// Stores a signed checkpoint note for `size`; an existing one is kept.
+    async fn put_checkpoint(&self, size: u64, note: &str) -> Result<()>;
+    /// The checkpoint note for `size`.
+    async fn checkpoint(&self, size: u64) -> Result<Option<String>>;
+    /// All checkpoint sizes, ascending.
+    async fn checkpoint_sizes(&self) -> Result<Vec<u64>>;
+}

@@ -1,0 +1,388 @@
+//! The embedded default: SQLite through sqlx, WAL journal, `synchronous=FULL` set explicitly so
+//! that a committed append survives power loss, and one write connection that takes the write
+//! lock with `BEGIN IMMEDIATE`.
+
+use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError, TxView};
+use crate::entry::{ChainHash, ZERO_HASH};
+use crate::merkle::{self, Hash, NodeId};
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, QueryBuilder, Row as _, Sqlite};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per multi-row INSERT: below SQLite's bound-parameter limit with 8 columns.
+const INSERT_ROWS_MAX: usize = 512;
+
+/// A ledger in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: Mutex<SqliteConnection>,
+}
+
+fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| match &source {
+        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict(doing),
+        _ => StoreError::Database { doing, source },
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when `create` is true) the ledger database at `path` and migrates it.
+    pub async fn open(path: &Path, create: bool) -> Result<Self> {
+        let open_err = |reason: String| StoreError::Open {
+            location: path.display().to_string(),
+            reason,
+        };
+        if !create && !path.exists() {
+            return Err(open_err(
+                "no ledger database here (run `custodia init` first)".into(),
+            ));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let mut writer = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| open_err(describe_open_error(&e)))?;
+        MIGRATOR
+            .run(&mut writer)
+            .await
+            .map_err(|e| open_err(format!("not a custodia ledger database, or damaged: {e}")))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(|e| open_err(describe_open_error(&e)))?;
+        Ok(Self {
+            pool,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// Closes the connections, checkpointing the WAL.
+    pub async fn close(self) {
+        let _ = self.writer.into_inner().close().await;
+        self.pool.close().await;
+    }
+}
+
+fn describe_open_error(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) if d.message().contains("not a database") => {
+            "the file is damaged or not a SQLite database".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn row_from(r: &SqliteRow) -> Result<Row> {
+    let hash: Vec<u8> = r.get("hash");
+    let hash = <[u8; 32]>::try_from(hash.as_slice())
+        .map_err(|_| StoreError::Damaged("entries.hash is not 32 bytes".into()))?;
+    let non_negative = |name: &'static str, v: i64| {
+        u64::try_from(v).map_err(|_| StoreError::Damaged(format!("entries.{name} is negative")))
+    };
+    Ok(Row {
+        seq: non_negative("seq", r.get("seq"))?,
+        hash: ChainHash(hash),
+        stream: r.get("stream"),
+        version: non_negative("version", r.get("version"))?,
+        event_type: r.get("type"),
+        recorded_at_micros: r.get("recorded_at"),
+        occurred_at_micros: r.get("occurred_at"),
+        line: r.get("line"),
+    })
+}
+
+fn to_i64(v: u64) -> i64 {
+    // Seqs and versions are bounded by 2^53 by the value rules.
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+async fn read_head(conn: &mut SqliteConnection) -> Result<Head> {
+    let row = sqlx::query("SELECT seq, hash, recorded_at FROM entries ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("reading the head"))?;
+    let Some(row) = row else {
+        return Ok(Head {
+            size: 0,
+            last_hash: ZERO_HASH,
+            last_recorded_at: None,
+        });
+    };
+    let seq: i64 = row.get("seq");
+    let hash: Vec<u8> = row.get("hash");
+    let hash = <[u8; 32]>::try_from(hash.as_slice())
+        .map_err(|_| StoreError::Damaged(format!("seq {seq}: hash is not 32 bytes")))?;
+    let recorded_at = Timestamp::from_micros(row.get("recorded_at"))
+        .map_err(|e| StoreError::Damaged(format!("seq {seq}: {e}")))?;
+    Ok(Head {
+        size: u64::try_from(seq).unwrap_or(0) + 1,
+        last_hash: ChainHash(hash),
+        last_recorded_at: Some(recorded_at),
+    })
+}
+
+async fn read_versions(
+    conn: &mut SqliteConnection,
+    streams: &[String],
+) -> Result<HashMap<String, u64>> {
+    let mut versions = HashMap::with_capacity(streams.len());
+    for chunk in streams.chunks(INSERT_ROWS_MAX) {
+        let mut q: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("SELECT stream, MAX(version) AS v FROM entries WHERE stream IN (");
+        let mut list = q.separated(", ");
+        for s in chunk {
+            list.push_bind(s);
+        }
+        q.push(") GROUP BY stream");
+        for r in q
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db("reading stream versions"))?
+        {
+            let v: i64 = r.get("v");
+            versions.insert(r.get("stream"), u64::try_from(v).unwrap_or(0));
+        }
+    }
+    Ok(versions)
+}
+
+async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+    let mut found: HashMap<NodeId, Hash> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(INSERT_ROWS_MAX) {
+        let mut q: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push("(");
+            list.push_bind_unseparated(i64::from(id.level));
+            list.push_unseparated(", ");
+            list.push_bind_unseparated(to_i64(id.index));
+            list.push_unseparated(")");
+        }
+        q.push(")");
+        for r in q
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db("reading tree nodes"))?
+        {
+            let level: i64 = r.get("level");
+            let idx: i64 = r.get("idx");
+            let hash: Vec<u8> = r.get("hash");
+            if let (Ok(level), Ok(index), Ok(hash)) = (
+                u8::try_from(level),
+                u64::try_from(idx),
+                <[u8; 32]>::try_from(hash.as_slice()),
+            ) {
+                found.insert(NodeId { level, index }, hash);
+            }
+        }
+    }
+    Ok(ids.iter().map(|id| found.get(id).copied()).collect())
+}
+
+async fn write_batch(conn: &mut SqliteConnection, batch: &SealedBatch) -> Result<()> {
+    for chunk in batch.rows.chunks(INSERT_ROWS_MAX) {
+        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO entries (seq, hash, stream, version, type, recorded_at, occurred_at, line) ",
+        );
+        q.push_values(chunk, |mut b, row| {
+            b.push_bind(to_i64(row.seq))
+                .push_bind(row.hash.0.as_slice())
+                .push_bind(&row.stream)
+                .push_bind(to_i64(row.version))
+                .push_bind(&row.event_type)
+                .push_bind(row.recorded_at_micros)
+                .push_bind(row.occurred_at_micros)
+                .push_bind(&row.line);
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db("writing entries"))?;
+    }
+    for chunk in batch.nodes.chunks(INSERT_ROWS_MAX) {
+        let mut q: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("INSERT INTO tree_nodes (level, idx, hash) ");
+        q.push_values(chunk, |mut b, (id, hash)| {
+            b.push_bind(i64::from(id.level))
+                .push_bind(to_i64(id.index))
+                .push_bind(hash.as_slice());
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db("writing tree nodes"))?;
+    }
+    Ok(())
+}
+
+async fn seal_in_tx(conn: &mut SqliteConnection, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
+    let head = read_head(conn).await?;
+    let versions = read_versions(conn, &sealer.streams()).await?;
+    let frontier = if sealer.frontier_size() == head.size {
+        None
+    } else {
+        let ids = merkle::root_nodes(head.size);
+        let hashes = read_nodes(conn, &ids).await?;
+        let mut nodes = Vec::with_capacity(ids.len());
+        for (id, hash) in ids.into_iter().zip(hashes) {
+            let hash = hash.ok_or_else(|| {
+                StoreError::Damaged(format!("tree node {id:?} is missing at size {}", head.size))
+            })?;
+            nodes.push((id, hash));
+        }
+        Some(nodes)
+    };
+    let batch = sealer.seal(TxView {
+        head,
+        versions,
+        frontier,
+    })?;
+    write_batch(conn, &batch).await?;
+    Ok(batch)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM ledger_meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading metadata"))
+    }
+
+    async fn init_meta(&self, key: &str, value: &str) -> Result<()> {
+        let mut conn = self.writer.lock().await;
+        sqlx::query("INSERT INTO ledger_meta (key, value) VALUES (?, ?)")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("writing metadata"))?;
+        Ok(())
+    }
+
+    async fn head(&self) -> Result<Head> {
+        let mut conn = self.pool.acquire().await.map_err(db("reading the head"))?;
+        read_head(&mut conn).await
+    }
+
+    async fn append(&self, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
+        let mut conn = self.writer.lock().await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .map_err(db("starting an append"))?;
+        match seal_in_tx(&mut conn, sealer).await {
+            Ok(batch) => {
+                sqlx::query("COMMIT")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("committing an append"))?;
+                Ok(batch)
+            }
+            Err(e) => {
+                // The rollback's own failure would only hide the cause.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn read(&self, from: u64, limit: u32) -> Result<Vec<Row>> {
+        sqlx::query("SELECT * FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?")
+            .bind(to_i64(from))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading entries"))?
+            .iter()
+            .map(row_from)
+            .collect()
+    }
+
+    async fn row_by_hash(&self, hash: &ChainHash) -> Result<Option<Row>> {
+        sqlx::query("SELECT * FROM entries WHERE hash = ?")
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading an entry by hash"))?
+            .as_ref()
+            .map(row_from)
+            .transpose()
+    }
+
+    async fn stream_rows(&self, stream: &str, from_version: u64, limit: u32) -> Result<Vec<Row>> {
+        sqlx::query(
+            "SELECT * FROM entries WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?",
+        )
+        .bind(stream)
+        .bind(to_i64(from_version))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading a stream"))?
+        .iter()
+        .map(row_from)
+        .collect()
+    }
+
+    async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("reading tree nodes"))?;
+        read_nodes(&mut conn, ids).await
+    }
+
+    async fn put_checkpoint(&self, size: u64, note: &str) -> Result<()> {
+        let mut conn = self.writer.lock().await;
+        sqlx::query("INSERT INTO checkpoints (size, note) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(to_i64(size))
+            .bind(note)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("writing a checkpoint"))?;
+        Ok(())
+    }
+
+    async fn checkpoint(&self, size: u64) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT note FROM checkpoints WHERE size = ?")
+            .bind(to_i64(size))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a checkpoint"))
+    }
+
+    async fn checkpoint_sizes(&self) -> Result<Vec<u64>> {
+        let sizes: Vec<i64> = sqlx::query_scalar("SELECT size FROM checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing checkpoints"))?;
+        Ok(sizes
+            .into_iter()
+            .filter_map(|s| u64::try_from(s).ok())
+            .collect())
+    }
+}
