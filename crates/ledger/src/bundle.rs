@@ -137,7 +137,9 @@ pub async fn verify_store(
     let mut verifier = Verifier::new();
     for size in store.checkpoint_sizes().await? {
         if let Some(note) = store.checkpoint(size).await? {
-            verifier.expect_checkpoint(&format!("stored checkpoint {size}"), &note);
+            let label = format!("stored checkpoint {size}");
+            check_checkpoint_size(&mut verifier, &label, Some(size), &note);
+            verifier.expect_checkpoint(&label, &note);
         }
     }
     if let Some(text) = trusted {
@@ -226,7 +228,11 @@ pub fn verify_bundle(
             );
             match std::fs::read(&path).map(String::from_utf8) {
                 Ok(Ok(text)) => {
-                    check_checkpoint_name(&mut verifier, &label, &path, &text);
+                    let named = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| n.parse().ok());
+                    check_checkpoint_size(&mut verifier, &label, named, &text);
                     verifier.expect_checkpoint(&label, &text);
                 }
                 _ => verifier.violation(None, Rule::Checkpoint, format!("{label}: unreadable")),
@@ -316,17 +322,14 @@ fn feed_bundle_line(
     Ok(())
 }
 
-fn check_checkpoint_name(verifier: &mut Verifier, label: &str, path: &Path, text: &str) {
-    let named = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.parse::<u64>().ok());
+/// A checkpoint is filed under its tree size; a note filed under another size was moved.
+fn check_checkpoint_size(verifier: &mut Verifier, label: &str, named: Option<u64>, text: &str) {
     let size = text.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
     if named.is_none() || named != size {
         verifier.violation(
             None,
             Rule::Checkpoint,
-            format!("{label}: file name is not the checkpoint's tree size"),
+            format!("{label}: filed under a size that is not the checkpoint's tree size"),
         );
     }
 }
