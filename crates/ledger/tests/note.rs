@@ -437,6 +437,27 @@ fn cosignatures_are_tlog_cosignature_v1() {
     ));
 }
 
+/// Computed apart from this crate, from the tlog-cosignature text alone, with Python's
+/// `cryptography` package: witness seed 0x11×32, name `witness.example/w1`, time 1768464000,
+/// over the body of ledger-v1 `checkpoints/5`.
+const PYTHON_COSIGNATURE: &str = "\u{2014} witness.example/w1 9l+P0QAAAABpaJ6AY0zKYaCjgXryoTNWsk9YYMmijwqdhljO5wlRtbV5wzA5lQms0PkdSegI4IRRfMf0qT+KOa1jHsXDugYYe5TYDQ==\n";
+
+#[test]
+fn cosignature_matches_an_independent_implementation() {
+    let witness = SigningKey::from_bytes(&[0x11; 32]);
+    let name = "witness.example/w1";
+    let mut signed = SignedCheckpoint::parse(&checkpoint5()).unwrap();
+    signed.cosign(name, &witness, 1_768_464_000).unwrap();
+    assert_eq!(signed.note().signatures[1].to_string(), PYTHON_COSIGNATURE);
+    let text = format!("{}{PYTHON_COSIGNATURE}", checkpoint5());
+    assert_eq!(signed.to_string(), text);
+    let parsed = SignedCheckpoint::parse(&text).unwrap();
+    let t = parsed
+        .verify_cosignature(name, &witness.verifying_key())
+        .unwrap();
+    assert_eq!(t, 1_768_464_000);
+}
+
 #[test]
 fn cosignatures_reject_tampering_wrong_keys_and_bad_timestamps() {
     let witness = SigningKey::from_bytes(&[0x11; 32]);
