@@ -522,6 +522,13 @@ impl SignedCheckpoint {
         Ok(Self { checkpoint, note })
     }
 
+    /// Parses a signed checkpoint from bytes, which must be UTF-8 (a checkpoint file, say).
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Self> {
+        let note = Note::parse_bytes(bytes)?;
+        let checkpoint = Checkpoint::parse_body(&note.text)?;
+        Ok(Self { checkpoint, note })
+    }
+
     /// The checkpoint.
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
