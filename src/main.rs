@@ -1,1 +1,71 @@
-fn main() {}
+//! `custodia`: the command line of the custodia ledger. It is thin wiring over the
+//! `custodia-ledger` crate: every rule lives there; this binary parses arguments, reads files
+//! and passphrases, shows progress, and turns outcomes into exit codes scripts can rely on.
+//!
+//! Exit codes: 0 all holds; 1 verification found violations; 2 bad usage or bad input (nothing
+//! written); 3 other failure (I/O, database).
+
+mod cli;
+mod cmd;
+mod exit;
+mod progress;
+mod secrets;
+
+use clap::Parser as _;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // Argument errors print clap's own message; clap exits 2 for usage errors and 0 for help.
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    install_panic_hook();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return exit::report(anyhow::Error::new(e).context("starting the runtime")),
+    };
+    match runtime.block_on(cmd::run(cli.command)) {
+        Ok(code) => code.into(),
+        Err(e) => exit::report(e),
+    }
+}
+
+/// Logs go to stderr so that stdout stays machine-readable (receipts, proofs, reports).
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,sqlx=warn",
+        2 => "debug,sqlx=info",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// A panic is a bug in custodia, never an answer to bad input; if one happens anyway, the user
+/// gets one clear line and exit code 3 instead of a backtrace.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{at}: {what} (this is a bug in custodia; please report it)"
+        );
+        std::process::exit(i32::from(exit::FAILURE));
+    }));
+}

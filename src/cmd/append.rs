@@ -1,0 +1,412 @@
+//! `custodia append`: raw events from a JSON or JSON Lines file, the escape hatch for imports
+//! and tests. Every event is read and checked before any is appended, so that a bad file
+//! writes nothing.
+
+use crate::cli::{AppendArgs, ExpectArg};
+use crate::exit::{self, bad_input};
+use crate::secrets::read_key_file;
+use anyhow::Context as _;
+use custodia_ledger::canonical;
+use custodia_ledger::entry::Event;
+use custodia_ledger::keys::{KeyChange, Purpose, SecretKey, GENESIS_STREAM, KEYS_STREAM};
+use custodia_ledger::ledger::{load_registry, Ledger};
+use custodia_ledger::store::Store;
+use custodia_ledger::time::Timestamp;
+use custodia_ledger::writer::{AppendRequest, Expect, Receipt};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::Path;
+
+/// The largest input file: events are at most 60 KiB each, and every event of a file is held
+/// in memory so that all are checked before any is written. Split larger imports.
+const FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// The most events one file may hold.
+const EVENTS_PER_FILE_MAX: usize = 100_000;
+/// Problems listed before the rest are only counted.
+const PROBLEMS_SHOWN_MAX: usize = 20;
+
+/// One event read from the file, with the line it starts on.
+struct Input {
+    line: usize,
+    event: Event,
+}
+
+pub(crate) async fn run(args: AppendArgs) -> anyhow::Result<u8> {
+    if args.key.is_some() && args.expect == ExpectArg::Next {
+        return Err(bad_input(
+            "--key attests each event at the version it names; use --expect exact",
+        ));
+    }
+    let key = args.key.as_deref().map(read_key_file).transpose()?;
+    let bytes = read_input(&args.file)?;
+    let label = args.file.display().to_string();
+    let inputs = read_events(&bytes, args.expect == ExpectArg::Next)
+        .map_err(|problems| bad_input(list_problems(&label, &problems)))?;
+    let ledger = super::open_ledger(&args.data.path).await?;
+    let requests = prepare(&ledger, &inputs, key.as_ref(), args.expect)
+        .await
+        .map_err(|problems| bad_input(list_problems(&label, &problems)))?;
+    append_all(&ledger, requests).await
+}
+
+fn list_problems(label: &str, problems: &[String]) -> String {
+    let mut text = format!(
+        "{label}: {} problem(s); nothing was written",
+        problems.len()
+    );
+    for p in problems.iter().take(PROBLEMS_SHOWN_MAX) {
+        text.push_str("\n  ");
+        text.push_str(p);
+    }
+    if problems.len() > PROBLEMS_SHOWN_MAX {
+        text.push_str(&format!(
+            "\n  … and {} more",
+            problems.len() - PROBLEMS_SHOWN_MAX
+        ));
+    }
+    text
+}
+
+fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin()
+            .take(FILE_BYTES_MAX + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+        file.take(FILE_BYTES_MAX + 1).read_to_end(&mut bytes)
+    };
+    read.with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() as u64 > FILE_BYTES_MAX {
+        return Err(bad_input(format!(
+            "{} is larger than {FILE_BYTES_MAX} bytes; split it into several files",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Reads one event object, or JSON Lines of them. The file is JSON Lines when its first
+/// non-blank line is a whole object (`{…}`); otherwise it is one pretty-printed document. Returns every problem found, each naming its line.
+fn read_events(bytes: &[u8], next: bool) -> Result<Vec<Input>, Vec<String>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| vec![format!("not UTF-8 text (at byte {})", e.valid_up_to())])?;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let Some(&(first_no, first)) = lines.first() else {
+        return Err(vec!["holds no events".into()]);
+    };
+    let first = first.trim();
+    let one_per_line = first.starts_with('{') && first.ends_with('}');
+    let documents: Vec<(usize, &[u8])> = if one_per_line {
+        lines.iter().map(|&(n, l)| (n, l.as_bytes())).collect()
+    } else {
+        vec![(first_no, bytes)]
+    };
+    if documents.len() > EVENTS_PER_FILE_MAX {
+        return Err(vec![format!(
+            "holds {} events; the limit is {EVENTS_PER_FILE_MAX} per file",
+            documents.len()
+        )]);
+    }
+    let mut inputs = Vec::with_capacity(documents.len());
+    let mut problems = Vec::new();
+    for (line, doc) in documents {
+        let parsed = canonical::parse_strict(doc)
+            .map_err(|e| position_in(&e.to_string(), one_per_line))
+            .and_then(|value| event_from(&value, next));
+        match parsed {
+            Ok(event) => inputs.push(Input { line, event }),
+            Err(e) => problems.push(format!("line {line}: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(inputs)
+    } else {
+        Err(problems)
+    }
+}
+
+/// In JSON Lines each document is one line, so the parser's "line 1" is the line already named.
+fn position_in(message: &str, one_per_line: bool) -> String {
+    if one_per_line {
+        message.replace(" at line 1 column ", " at column ")
+    } else {
+        message.to_owned()
+    }
+}
+
+/// Builds an event from the file's object form; every member's rule is checked here.
+fn event_from(value: &Value, next: bool) -> Result<Event, String> {
+    const MEMBERS: [&str; 8] = [
+        "stream",
+        "version",
+        "type",
+        "schema",
+        "occurred_at",
+        "actor",
+        "data",
+        "meta",
+    ];
+    let obj = value
+        .as_object()
+        .ok_or("expected an event object ({\"stream\": …, \"type\": …, …})")?;
+    if let Some(unknown) = obj.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown member \"{unknown}\" (allowed: {})",
+            MEMBERS.join(", ")
+        ));
+    }
+    let version = match obj.get("version") {
+        None if next => 1,
+        None => return Err("member \"version\" is missing (needed unless --expect next)".into()),
+        Some(_) => integer(obj, "version")?,
+    };
+    let occurred_at = Timestamp::normalize(text(obj, "occurred_at")?)
+        .map_err(|e| format!("member \"occurred_at\": {e}"))?;
+    let event = Event::new(
+        text(obj, "stream")?,
+        version,
+        text(obj, "type")?,
+        integer(obj, "schema")?,
+        occurred_at,
+        text(obj, "actor")?,
+        object(obj, "data")?.ok_or("member \"data\" is missing")?,
+    )
+    .map_err(|e| e.to_string())?;
+    match object(obj, "meta")? {
+        Some(meta) if !meta.is_empty() => event.with_meta(meta).map_err(|e| e.to_string()),
+        _ => Ok(event),
+    }
+}
+
+fn text<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+    match obj.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(format!(
+            "member \"{name}\" must be a string, not {}",
+            kind(other)
+        )),
+        None => Err(format!("member \"{name}\" is missing")),
+    }
+}
+
+fn integer(obj: &Map<String, Value>, name: &str) -> Result<u64, String> {
+    match obj.get(name) {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|&v| v >= 1)
+            .ok_or_else(|| format!("member \"{name}\" must be an integer from 1, not {n}")),
+        Some(other) => Err(format!(
+            "member \"{name}\" must be an integer, not {}",
+            kind(other)
+        )),
+        None => Err(format!("member \"{name}\" is missing")),
+    }
+}
+
+fn object(obj: &Map<String, Value>, name: &str) -> Result<Option<Map<String, Value>>, String> {
+    match obj.get(name) {
+        Some(Value::Object(m)) => Ok(Some(m.clone())),
+        Some(other) => Err(format!(
+            "member \"{name}\" must be an object, not {}",
+            kind(other)
+        )),
+        None => Ok(None),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Checks the events against the ledger as it stands (stream versions, key authority) and
+/// attests them, so that a file that would be refused halfway is refused before anything is
+/// written. A concurrent writer can still move a stream on in between; the writer then
+/// refuses that event with a conflict.
+async fn prepare(
+    ledger: &Ledger,
+    inputs: &[Input],
+    key: Option<&SecretKey>,
+    expect: ExpectArg,
+) -> Result<Vec<AppendRequest>, Vec<String>> {
+    let store = &**ledger.store();
+    let first_seq = ledger.size().await.map_err(|e| vec![format!("{e:#}")])?;
+    let registry = load_registry(store)
+        .await
+        .map_err(|e| vec![format!("{e:#}")])?;
+    let mut versions: HashMap<String, u64> = HashMap::new();
+    let mut problems = Vec::new();
+    let mut requests = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let event = &input.event;
+        let stream = event.stream().to_owned();
+        if !versions.contains_key(&stream) {
+            let current = current_version(store, &stream)
+                .await
+                .map_err(|e| vec![format!("{e:#}")])?;
+            versions.insert(stream.clone(), current);
+        }
+        let current = versions[&stream];
+        let checked = check_authority(event, key, &registry, first_seq).and_then(|()| {
+            if expect == ExpectArg::Exact && event.version() != current + 1 {
+                Err(format!(
+                    "stream {stream} is at version {current}; this event claims version {} \
+                     (expected {})",
+                    event.version(),
+                    current + 1
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        // In exact mode the file's own claim carries on, so one stale stream is reported once.
+        let placed = match expect {
+            ExpectArg::Exact => event.version(),
+            ExpectArg::Next => current + 1,
+        };
+        versions.insert(stream, placed);
+        match checked.and_then(|()| request(event, key, expect)) {
+            Ok(r) => requests.push(r),
+            Err(e) => problems.push(format!("line {}: {e}", input.line)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(requests)
+    } else {
+        Err(problems)
+    }
+}
+
+fn check_authority(
+    event: &Event,
+    key: Option<&SecretKey>,
+    registry: &custodia_ledger::keys::KeyRegistry,
+    seq: u64,
+) -> Result<(), String> {
+    if event.stream() == GENESIS_STREAM {
+        return Err(format!(
+            "stream {GENESIS_STREAM} holds only the genesis entry"
+        ));
+    }
+    let is_key_change = event.stream() == KEYS_STREAM;
+    if is_key_change {
+        KeyChange::from_event(event)?;
+    }
+    match key {
+        None if is_key_change => Err(format!(
+            "events of {KEYS_STREAM} must be attested by an admin key (use `custodia keys`)"
+        )),
+        None => Ok(()),
+        Some(key) if is_key_change && !registry.allows(&key.public(), seq, Purpose::Admin) => {
+            Err(format!("key {} is not an active admin key", key.public()))
+        }
+        Some(key) if !is_key_change && !registry.may_attest(&key.public(), seq, event.actor()) => {
+            Err(format!(
+                "key {} is not registered to attest events of {}",
+                key.public(),
+                event.actor()
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+fn request(
+    event: &Event,
+    key: Option<&SecretKey>,
+    expect: ExpectArg,
+) -> Result<AppendRequest, String> {
+    let attestation = key
+        .map(|k| event.attest(k))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    Ok(AppendRequest {
+        event: event.clone(),
+        attestation,
+        expect: match expect {
+            ExpectArg::Exact => Expect::Exact,
+            ExpectArg::Next => Expect::Next,
+        },
+    })
+}
+
+/// The stream's current version, by exponential then binary search over stream rows: a few
+/// small reads however long the stream is.
+async fn current_version(store: &dyn Store, stream: &str) -> anyhow::Result<u64> {
+    let exists = |v: u64| async move {
+        let rows = store.stream_rows(stream, v, 1).await?;
+        anyhow::Ok(rows.first().is_some_and(|r| r.version == v))
+    };
+    let (mut lo, mut hi) = (0u64, 1u64);
+    while exists(hi).await? {
+        lo = hi;
+        hi = hi.saturating_mul(2);
+    }
+    // Versions are contiguous from 1: lo exists (or is 0), hi does not.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if exists(mid).await? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Appends in file order and prints each receipt once it is durable. All requests are queued
+/// at once so that they share group commits; `join_all` polls them in order and the writer's
+/// queue is first-in first-out, so file order is kept.
+async fn append_all(ledger: &Ledger, requests: Vec<AppendRequest>) -> anyhow::Result<u8> {
+    let streams: Vec<String> = requests
+        .iter()
+        .map(|r| r.event.stream().to_owned())
+        .collect();
+    let outcomes =
+        futures_util::future::join_all(requests.into_iter().map(|r| ledger.append(r))).await;
+    let mut failures = Vec::new();
+    for (i, (outcome, stream)) in outcomes.into_iter().zip(streams).enumerate() {
+        match outcome {
+            Ok(receipt) => println!("{}", receipt_json(&receipt, &stream)),
+            Err(e) => failures.push((i + 1, e)),
+        }
+    }
+    let Some((_, first)) = failures.first() else {
+        return Ok(exit::OK);
+    };
+    let mut text = format!("{} event(s) were not appended:", failures.len());
+    for (n, e) in failures.iter().take(PROBLEMS_SHOWN_MAX) {
+        text.push_str(&format!("\n  event {n}: {e}"));
+    }
+    // The first failure decides the exit code: a refusal (2) or a storage failure (3).
+    if exit::code_of(&anyhow::Error::new(first.clone())) == exit::BAD_INPUT {
+        Err(bad_input(text))
+    } else {
+        Err(anyhow::anyhow!(text))
+    }
+}
+
+fn receipt_json(receipt: &Receipt, stream: &str) -> Value {
+    serde_json::json!({
+        "seq": receipt.seq,
+        "hash": receipt.hash.to_hex(),
+        "stream": stream,
+        "version": receipt.version,
+        "recorded_at": receipt.recorded_at.to_string(),
+    })
+}
