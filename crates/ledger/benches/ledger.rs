@@ -1,0 +1,310 @@
+//! Ledger benchmarks, each reported as a ratio against a baseline measured in the same run (the
+//! machines are shared and noisy, so absolute figures mean little):
+//!
+//! - append throughput (server-signed, SQLite `synchronous=FULL`) at 1, 16 and 64 concurrent
+//!   writers, against the raw Ed25519 signing rate of one core;
+//! - verifying a large ledger against the raw batch signature verification rate on every core,
+//!   with the verifier's peak memory (measured in a child process);
+//! - inclusion and consistency proofs from stored nodes at that size.
+//!
+//! `cargo bench -p custodia-ledger --bench ledger` (`CUSTODIA_BENCH_ENTRIES`, default 1,000,000,
+//! sets the size of the verified ledger).
+
+use custodia_ledger::bundle;
+use custodia_ledger::entry::Event;
+use custodia_ledger::keys::SecretKey;
+use custodia_ledger::ledger::{InitOptions, Ledger};
+use custodia_ledger::time::Timestamp;
+use custodia_ledger::writer::{AppendRequest, Expect};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const VERIFY_CHILD: &str = "--verify-child";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == VERIFY_CHILD) {
+        return verify_child(Path::new(&args[i + 1]));
+    }
+    let entries: u64 = std::env::var("CUSTODIA_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    println!("custodia ledger benchmark ({} cores)", cores());
+    let sign_rate = raw_sign_rate();
+    println!("baseline  raw Ed25519 signing, one core: {sign_rate:>10.0} sig/s");
+    for writers in [1usize, 16, 64] {
+        let rate = rt.block_on(append_rate(
+            &dir.path().join(format!("w{writers}")),
+            writers,
+        ));
+        println!(
+            "append    {writers:>2} writers, synchronous=FULL:  {rate:>10.0} entries/s = {:.2}x signing",
+            rate / sign_rate
+        );
+    }
+    let data = dir.path().join("big");
+    rt.block_on(fill(&data, entries));
+    let verify_rate = raw_batch_verify_rate();
+    println!("baseline  raw batch verification, all cores: {verify_rate:>10.0} sig/s");
+    let (elapsed, peak_kib, walked) = run_verify_child(&data);
+    // Each entry carries its seal signature; a third of them also carry an attestation.
+    let sigs = walked as f64 * 4.0 / 3.0;
+    println!(
+        "verify    {walked} entries in {:.1}s: {:>10.0} sig/s = {:.2}x batch verification; peak memory {} MiB",
+        elapsed.as_secs_f64(),
+        sigs / elapsed.as_secs_f64(),
+        sigs / elapsed.as_secs_f64() / verify_rate,
+        peak_kib / 1024
+    );
+    rt.block_on(proofs(&data));
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn raw_sign_rate() -> f64 {
+    let key = SecretKey::generate();
+    let msg = [7u8; 32];
+    let n = 40_000;
+    let start = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(key.sign(std::hint::black_box(&msg)));
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn raw_batch_verify_rate() -> f64 {
+    let keys: Vec<SecretKey> = (0..64).map(|_| SecretKey::generate()).collect();
+    let per_thread = 32_768;
+    let batch = 4096;
+    let items: Vec<_> = (0..batch)
+        .map(|i| {
+            let key = &keys[i % keys.len()];
+            let msg = blake3::hash(&i.to_le_bytes()).as_bytes().to_vec();
+            let sig = key.sign(&msg);
+            (msg, sig, *key.public().verifying_key())
+        })
+        .collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..cores() {
+            s.spawn(|| {
+                for _ in 0..per_thread / batch {
+                    let msgs: Vec<&[u8]> = items.iter().map(|i| i.0.as_slice()).collect();
+                    let sigs: Vec<_> = items.iter().map(|i| i.1).collect();
+                    let keys: Vec<_> = items.iter().map(|i| i.2).collect();
+                    ed25519_dalek::verify_batch(&msgs, &sigs, &keys).unwrap();
+                }
+            });
+        }
+    });
+    (per_thread * cores()) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn event(stream: String, i: u64) -> Event {
+    let data = serde_json::json!({
+        "title": "Container seal tampering at transshipment",
+        "category": "cargo_tampering",
+        "likelihood": i % 5 + 1,
+        "impact": (i / 5) % 5 + 1,
+        "owner": "user:alice@acme.example",
+    });
+    Event::new(
+        &stream,
+        1,
+        "risk.assessed",
+        1,
+        Timestamp::now(),
+        "user:alice@acme.example",
+        data.as_object().unwrap().clone(),
+    )
+    .unwrap()
+}
+
+async fn open(dir: &Path) -> Arc<Ledger> {
+    let options = InitOptions {
+        name: "acme.example/bench".into(),
+        actor: "user:ceo".into(),
+        root_passphrase: None,
+    };
+    Ledger::init(dir, &options).await.unwrap();
+    Arc::new(Ledger::open(dir).await.unwrap())
+}
+
+async fn append_rate(dir: &Path, writers: usize) -> f64 {
+    let ledger = open(dir).await;
+    let run_for = Duration::from_secs(4);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while start.elapsed() < run_for {
+                    let request = AppendRequest {
+                        event: event(format!("risk/W{w}-{}", n % 100), n),
+                        attestation: None,
+                        expect: Expect::Next,
+                    };
+                    ledger.append(request).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn fill(dir: &Path, entries: u64) {
+    let ledger = open(dir).await;
+    let alice = SecretKey::from_seed(&[3; 32]);
+    register_alice(&ledger, &dir.join("keys/root.pem"), &alice).await;
+    let start = Instant::now();
+    let writers = 64u64;
+    let per = entries.saturating_sub(3) / writers;
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let ledger = ledger.clone();
+            let alice = alice.clone();
+            tokio::spawn(async move {
+                for n in 0..per {
+                    let ev = event(format!("risk/F{w}-{n}"), n);
+                    // Every third event is attested by its author, as client-signed events are.
+                    let attestation = (n % 3 == 0).then(|| ev.attest(&alice).unwrap());
+                    let expect = Expect::Exact;
+                    ledger
+                        .append(AppendRequest {
+                            event: ev,
+                            attestation,
+                            expect,
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    ledger.checkpoint().await.unwrap();
+    println!(
+        "filled    {} entries in {:.1}s",
+        ledger.size().await.unwrap(),
+        start.elapsed().as_secs_f64()
+    );
+}
+
+async fn register_alice(ledger: &Ledger, root_file: &Path, alice: &SecretKey) {
+    use custodia_ledger::keys::{KeyChange, Purpose, KEYS_STREAM};
+    let root = SecretKey::read_pem(root_file, None).unwrap();
+    let data = KeyChange::registration_data(
+        &alice.public(),
+        "user:alice@acme.example",
+        &[Purpose::Attest],
+        None,
+    );
+    let ev = Event::new(
+        KEYS_STREAM,
+        2,
+        "key.registered",
+        1,
+        Timestamp::now(),
+        "user:ceo",
+        data,
+    )
+    .unwrap();
+    let attestation = Some(ev.attest(&root).unwrap());
+    ledger
+        .append(AppendRequest {
+            event: ev,
+            attestation,
+            expect: Expect::Exact,
+        })
+        .await
+        .unwrap();
+}
+
+fn run_verify_child(data: &Path) -> (Duration, u64, u64) {
+    let start = Instant::now();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([VERIFY_CHILD, &data.display().to_string()])
+        .output()
+        .unwrap();
+    let elapsed = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text
+        .split_whitespace()
+        .map(|f| f.parse::<u64>().unwrap_or(0));
+    (
+        elapsed,
+        fields.next().unwrap_or(0),
+        fields.next().unwrap_or(0),
+    )
+}
+
+/// In the child: verify the store, then print peak resident memory (KiB) and entries walked.
+fn verify_child(data: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(async {
+        let store =
+            custodia_ledger::store::sqlite::SqliteStore::open(&data.join("ledger.db"), false)
+                .await
+                .unwrap();
+        bundle::verify_store(&store, None, &|_| {}).await.unwrap()
+    });
+    assert!(
+        report.is_ok(),
+        "{:?}",
+        &report.violations[..report.violations.len().min(5)]
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    println!("{peak} {}", report.entries);
+}
+
+async fn proofs(data: &Path) {
+    let store = custodia_ledger::store::sqlite::SqliteStore::open(&data.join("ledger.db"), false)
+        .await
+        .unwrap();
+    let node = SecretKey::read_pem(&data.join("keys/node.pem"), None).unwrap();
+    let ledger = Ledger::open_store(Arc::new(store), node, Default::default())
+        .await
+        .unwrap();
+    let size = ledger.size().await.unwrap();
+    let n = 2000u64;
+    let start = Instant::now();
+    for i in 0..n {
+        let index = (i * 7_919_993) % size;
+        std::hint::black_box(ledger.inclusion_proof(index, size).await.unwrap());
+    }
+    let inclusion = start.elapsed() / n as u32;
+    let start = Instant::now();
+    for i in 0..n {
+        let m = 1 + (i * 7_919_993) % size;
+        std::hint::black_box(ledger.consistency_proof(m, size).await.unwrap());
+    }
+    let consistency = start.elapsed() / n as u32;
+    println!("proofs    at {size} entries, from stored nodes: inclusion {inclusion:?}, consistency {consistency:?} each");
+}
