@@ -437,17 +437,23 @@ fn a_truncated_bundle_fails() {
 #[test]
 fn a_corrupted_database_gets_a_clear_error() {
     let f = Fixture::with_events();
-    let db = f.path("data/ledger.db");
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(f.path(&format!("data/ledger.db{suffix}")));
+    // Garbage over the database and its write-ahead log (which holds recent pages until
+    // SQLite checkpoints it, so garbage over the main file alone may not even be read).
+    for name in ["data/ledger.db", "data/ledger.db-wal"] {
+        let path = f.path(name);
+        let len = std::fs::metadata(&path).map_or(4096, |m| m.len() as usize);
+        let garbage: Vec<u8> = (0..len).map(|i| (i * 7 + 13) as u8).collect();
+        std::fs::write(&path, garbage).unwrap();
     }
-    let len = std::fs::metadata(&db).unwrap().len() as usize;
-    let garbage: Vec<u8> = (0..len).map(|i| (i * 7 + 13) as u8).collect();
-    std::fs::write(&db, garbage).unwrap();
     check(&f.cmd(&["verify"]), 3, "damaged or not a SQLite database");
     let events = f.write("a.jsonl", &event_line("risk/R-1", "1", "{}"));
     check(
         &f.cmd(&["append", "--file", &events]),
+        3,
+        "damaged or not a SQLite database",
+    );
+    check(
+        &f.cmd(&["keys", "list"]),
         3,
         "damaged or not a SQLite database",
     );
@@ -499,6 +505,19 @@ fn an_encrypted_root_key_needs_the_right_passphrase() {
     let right = [("CUSTODIA_KEY_PASSPHRASE", "correct horse")];
     check(&f.cmd_env(&args, &right), 0, "registered");
     assert_eq!(f.size(), 3);
+}
+
+#[test]
+fn init_with_encrypt_root_and_no_passphrase_writes_nothing() {
+    let f = Fixture::new();
+    let out = f.cmd(&["init", "--name", NAME, "--encrypt-root"]);
+    check(&out, 2, "set CUSTODIA_ROOT_PASSPHRASE or run on a terminal");
+    assert!(!f.path("data").exists());
+    let out = f.cmd(&["init", "--name", "acme example", "--actor", "user:ceo"]);
+    check(&out, 2, "is not a ledger name");
+    let out = f.cmd(&["init", "--name", NAME, "--actor", "ceo"]);
+    check(&out, 2, "--actor");
+    assert!(!f.path("data").exists());
 }
 
 #[test]
