@@ -265,7 +265,9 @@ pub fn schema_files() -> Vec<SchemaFile> {
             meta.id = Some(format!(
                 "https://custodia.dev/schemas/{event_type}.v{version}.json"
             ));
-            let text = serde_json::to_string_pretty(&schema).expect("schemas serialize") + "\n";
+            let mut value = serde_json::to_value(&schema).expect("schemas serialize");
+            integral_numbers(&mut value);
+            let text = serde_json::to_string_pretty(&value).expect("schemas serialize") + "\n";
             SchemaFile {
                 event_type,
                 version,
@@ -273,6 +275,24 @@ pub fn schema_files() -> Vec<SchemaFile> {
             }
         })
         .collect()
+}
+
+/// schemars writes bounds as floats (`"maximum": 9007199254740991.0`); validators that parse
+/// with plain f64 may round such a bound, so whole numbers are written as integers.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9.1e15)
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// An event in its place: stream, position, business time and accountable actor.

@@ -264,6 +264,7 @@ payload! {
         /// Clause, e.g. `8.3`.
         pub clause: Code,
         /// 0 absent .. 4 fully implemented.
+        #[schemars(range(min = 0, max = 4))]
         pub rating: u32,
         /// Evidence seen.
         pub evidence: Vec<Text>,
@@ -409,6 +410,7 @@ payload! {
     /// `review.inputs_sealed`: the review pack, bound to a ledger checkpoint.
     pub struct ReviewInputsSealed {
         /// Ledger tree size at the checkpoint (at most 2^53 − 1).
+        #[schemars(range(min = 1, max = 9_007_199_254_740_991_i64))]
         pub tree_size: u64,
         /// Merkle root at that size.
         pub root: Digest,

@@ -170,6 +170,7 @@ payload! {
         /// Service category (haulier, warehouse, freight forwarder...).
         pub category: Code,
         /// How often screening must be repeated, 30..=1096 days.
+        #[schemars(range(min = 30, max = 1096))]
         pub screening_interval_days: u32,
     }
 }
@@ -188,6 +189,7 @@ payload! {
     /// `supplier.tiered`: risk tier, 1 (highest) to 3.
     pub struct SupplierTiered {
         /// Tier 1..=3.
+        #[schemars(range(min = 1, max = 3))]
         pub tier: u32,
         /// Why.
         pub rationale: Text,
@@ -197,6 +199,7 @@ payload! {
     /// `supplier.assessed`: a performance or security assessment score.
     pub struct SupplierAssessed {
         /// Score 0..=100.
+        #[schemars(range(min = 0, max = 100))]
         pub score: u32,
         /// Notes.
         pub notes: Text,
@@ -422,6 +425,7 @@ payload! {
         /// Purpose.
         pub kind: PlanKind,
         /// Revision approved.
+        #[schemars(range(min = 1, max = 1000000))]
         pub revision: u32,
     }
 }
@@ -440,6 +444,7 @@ payload! {
     /// `plan.revised`: a new revision was drafted; it needs approval before use.
     pub struct PlanRevised {
         /// New revision number.
+        #[schemars(range(min = 1, max = 1000000))]
         pub revision: u32,
         /// What changed.
         pub changes: Text,

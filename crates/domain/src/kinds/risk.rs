@@ -18,8 +18,10 @@ payload! {
         /// Label, e.g. `High`.
         pub label: Code,
         /// Lowest score in the band.
+        #[schemars(range(min = 1, max = 100))]
         pub min_score: u32,
         /// Highest score in the band.
+        #[schemars(range(min = 1, max = 100))]
         pub max_score: u32,
     }
 }
@@ -40,6 +42,7 @@ payload! {
         /// The matrix stream's id.
         pub id: RecordId,
         /// The definition number (1 for the first `matrix.defined` on that stream).
+        #[schemars(range(min = 1, max = 1000000))]
         pub version: u32,
     }
 }
@@ -216,10 +219,13 @@ payload! {
     /// `risk.assessed` (schema 2): inherent rating on the matrix in force.
     pub struct RiskAssessed {
         /// Likelihood, 1..=matrix likelihood size.
+        #[schemars(range(min = 1, max = 10))]
         pub likelihood: u32,
         /// Impact, 1..=matrix impact size.
+        #[schemars(range(min = 1, max = 10))]
         pub impact: u32,
         /// Likelihood × impact.
+        #[schemars(range(min = 1, max = 100))]
         pub score: u32,
         /// The matrix band the score falls in.
         pub rating: Code,
@@ -233,8 +239,10 @@ payload! {
     /// `risk.assessed` schema 1, before matrices were configurable: the fixed 5×5 matrix applied.
     pub struct RiskAssessedV1 {
         /// Likelihood, 1..=5.
+        #[schemars(range(min = 1, max = 5))]
         pub likelihood: u32,
         /// Impact, 1..=5.
+        #[schemars(range(min = 1, max = 5))]
         pub impact: u32,
         /// Why these values.
         pub rationale: Text,

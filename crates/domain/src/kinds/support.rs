@@ -22,6 +22,7 @@ payload! {
         /// What the competence is.
         pub title: Text,
         /// How long a training stays valid, 1..=3660 days.
+        #[schemars(range(min = 1, max = 3660))]
         pub validity_days: u32,
     }
 }
@@ -268,6 +269,7 @@ payload! {
         /// Title.
         pub title: Text,
         /// Revision number, increasing from 1.
+        #[schemars(range(min = 1, max = 1000000))]
         pub revision: u32,
         /// Digest of the content.
         pub content_hash: Digest,
@@ -277,6 +279,7 @@ payload! {
     /// `document.approved`: a revision was approved for use.
     pub struct DocumentApproved {
         /// The revision approved.
+        #[schemars(range(min = 1, max = 1000000))]
         pub revision: u32,
     }
 }
