@@ -584,3 +584,25 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
         "already holds a ledger",
     );
 }
+
+#[test]
+fn many_events_keep_file_order_across_group_commits() {
+    let f = Fixture::new();
+    check(&f.cmd(&["init", "--name", NAME]), 0, "created ledger");
+    let lines: Vec<String> = (0..1500)
+        .map(|i| event_line(&format!("risk/R-{}", i % 3), &(i / 3 + 1).to_string(), "{}"))
+        .collect();
+    let file = f.write("many.jsonl", &(lines.join("\n") + "\n"));
+    let out = f.cmd(&["append", "--file", &file]);
+    check(&out, 0, "\"seq\":1501");
+    let seqs: Vec<u64> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (2..1502).collect::<Vec<u64>>());
+    check(&f.cmd(&["verify"]), 0, "verified 1502 entries");
+}

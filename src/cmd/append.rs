@@ -12,17 +12,22 @@ use custodia_ledger::keys::{KeyChange, Purpose, SecretKey, GENESIS_STREAM, KEYS_
 use custodia_ledger::ledger::{load_registry, Ledger};
 use custodia_ledger::store::Store;
 use custodia_ledger::time::Timestamp;
-use custodia_ledger::writer::{AppendRequest, Expect, Receipt};
+use custodia_ledger::writer::{AppendError, AppendRequest, Expect, Receipt};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::future::Future as _;
 use std::io::Read as _;
 use std::path::Path;
+use std::task::Poll;
 
 /// The largest input file: events are at most 60 KiB each, and every event of a file is held
 /// in memory so that all are checked before any is written. Split larger imports.
 const FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// The most events one file may hold.
 const EVENTS_PER_FILE_MAX: usize = 100_000;
+/// Appends queued at once: well below the writer's queue (8192 by default), so that queuing
+/// never waits and file order is kept.
+const APPEND_WINDOW: usize = 1024;
 /// Problems listed before the rest are only counted.
 const PROBLEMS_SHOWN_MAX: usize = 20;
 
@@ -369,16 +374,16 @@ async fn current_version(store: &dyn Store, stream: &str) -> anyhow::Result<u64>
     Ok(lo)
 }
 
-/// Appends in file order and prints each receipt once it is durable. All requests are queued
-/// at once so that they share group commits; `join_all` polls them in order and the writer's
-/// queue is first-in first-out, so file order is kept.
+/// Appends in file order and prints each receipt once it is durable.
 async fn append_all(ledger: &Ledger, requests: Vec<AppendRequest>) -> anyhow::Result<u8> {
     let streams: Vec<String> = requests
         .iter()
         .map(|r| r.event.stream().to_owned())
         .collect();
-    let outcomes =
-        futures_util::future::join_all(requests.into_iter().map(|r| ledger.append(r))).await;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for window in requests.chunks(APPEND_WINDOW) {
+        outcomes.extend(append_window(ledger, window).await);
+    }
     let mut failures = Vec::new();
     for (i, (outcome, stream)) in outcomes.into_iter().zip(streams).enumerate() {
         match outcome {
@@ -399,6 +404,39 @@ async fn append_all(ledger: &Ledger, requests: Vec<AppendRequest>) -> anyhow::Re
     } else {
         Err(anyhow::anyhow!(text))
     }
+}
+
+/// Queues a window of appends at once so that they share group commits, in file order: every
+/// future is first polled in index order, and each first poll puts its request on the writer's
+/// queue (the queue is first-in first-out and larger than the window, so no send waits).
+/// `join_all` does not promise that order for many futures, hence this loop.
+async fn append_window(
+    ledger: &Ledger,
+    window: &[AppendRequest],
+) -> Vec<Result<Receipt, AppendError>> {
+    let mut futures: Vec<_> = window
+        .iter()
+        .map(|r| Box::pin(ledger.append(r.clone())))
+        .collect();
+    let mut results: Vec<Option<Result<Receipt, AppendError>>> = vec![None; window.len()];
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, slot) in futures.iter_mut().zip(results.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(outcome) => *slot = Some(outcome),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
 }
 
 fn receipt_json(receipt: &Receipt, stream: &str) -> Value {
