@@ -52,6 +52,7 @@ pub(crate) async fn run(args: AppendArgs) -> anyhow::Result<u8> {
     let requests = prepare(&ledger, &inputs, key.as_ref(), args.expect)
         .await
         .map_err(|problems| bad_input(list_problems(&label, &problems)))?;
+    tracing::info!(events = requests.len(), file = %label, "all events checked; appending");
     append_all(&ledger, requests).await
 }
 

@@ -110,6 +110,7 @@ pub(crate) async fn rotate(args: RootArgs) -> anyhow::Result<u8> {
         .public();
     let new = SecretKey::generate();
     new.write_pem(&next_file, None)?;
+    tracing::info!(file = %next_file.display(), "new node key written");
     let purposes = [Purpose::Entry, Purpose::Checkpoint];
     let label = format!("node-{}", compact_now());
     let data = KeyChange::registration_data(&new.public(), "*", &purposes, Some(&label));
@@ -118,6 +119,7 @@ pub(crate) async fn rotate(args: RootArgs) -> anyhow::Result<u8> {
         .change("key.revoked", revocation(&old, "rotated"))
         .await?;
     let retired = dir.join(format!("keys/node-{}.pem.revoked", compact_now()));
+    tracing::info!(new = %new.public(), old = %old, "node key rotated in the ledger; moving files");
     std::fs::rename(&node_file, &retired)
         .with_context(|| format!("moving the old node key to {}", retired.display()))?;
     std::fs::rename(&next_file, &node_file)
@@ -223,16 +225,14 @@ fn receipt_json(receipt: &Receipt) -> Value {
     })
 }
 
-/// The current time for file names and labels: `20260301T100001Z`.
+/// The current time for file names and labels, to the microsecond so that two rotations never
+/// pick one name: `20260301T100001.234567Z`.
 fn compact_now() -> String {
-    let full = Timestamp::now().to_string();
-    let seconds: String = full
-        .get(..19)
-        .unwrap_or(&full)
+    Timestamp::now()
+        .to_string()
         .chars()
         .filter(|c| *c != '-' && *c != ':')
-        .collect();
-    format!("{seconds}Z")
+        .collect()
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
