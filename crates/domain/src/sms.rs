@@ -10,7 +10,7 @@ use crate::time::Timestamp;
 use std::collections::HashMap;
 
 /// Every stream's state, folded from envelopes in ledger order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sms {
     streams: HashMap<StreamId, StreamState>,
     roles: HashMap<Actor, Vec<Role>>,

@@ -1832,7 +1832,8 @@ fn start_incidents<F: FnMut(&Envelope)>(
     let Some(m) = (0..12).find(|m| month_start(g, *m) == day) else {
         return;
     };
-    let (from, to) = (month_start(g, m), month_start(g, m + 1));
+    // Day 0 is set-up day: handlers hold their roles from its morning, so incidents start on day 1.
+    let (from, to) = (month_start(g, m).max(1), month_start(g, m + 1));
     let s = i64::from(g.scale);
     let mut plan: Vec<(Timestamp, IncidentCategory)> = Vec::new();
     let counts = [
