@@ -3,10 +3,8 @@
 
 use crate::entry::ENTRY_LINE_BYTES_MAX;
 use crate::ledger::READ_ROWS_MAX;
-use crate::merkle::NodeId;
 use crate::store::{Store, StoreError};
 use crate::verify::{Report, Rule, Verifier};
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -145,64 +143,27 @@ pub async fn verify_store(
     if let Some(text) = trusted {
         verifier.trust_checkpoint("trusted checkpoint", text, head.size);
     }
-    let mut seq = 0;
-    while seq < head.size {
-        let rows = store.read(seq, READ_ROWS_MAX).await?;
+    while verifier.fed() < head.size {
+        let start = verifier.fed();
+        let rows = store.read(start, READ_ROWS_MAX).await?;
         if rows.is_empty() {
             break;
         }
-        let before = verifier.frontier().clone();
-        for row in &rows {
-            verifier.feed_row(row);
-        }
-        check_nodes(store, &mut verifier, before, &rows).await?;
-        seq = verifier.entries();
-        progress(seq);
+        // The nodes these positions complete, as stored, to compare as the walk builds them.
+        let ids = crate::verify::nodes_completed_by(start, start + rows.len() as u64);
+        let stored = store.nodes(&ids).await?;
+        verifier.feed_rows(rows, ids.into_iter().zip(stored).collect());
+        progress(verifier.fed());
     }
-    if verifier.entries() != head.size {
+    if verifier.fed() != head.size {
         let msg = format!(
             "{} entries read, the head says {}",
-            verifier.entries(),
+            verifier.fed(),
             head.size
         );
         verifier.violation(None, Rule::Format, msg);
     }
     Ok(verifier.finish())
-}
-
-/// Compares the tree nodes that a run of rows completes with the stored nodes.
-async fn check_nodes(
-    store: &dyn Store,
-    verifier: &mut Verifier,
-    mut frontier: crate::merkle::Frontier,
-    rows: &[crate::store::Row],
-) -> Result<(), BundleError> {
-    let mut expected: Vec<(NodeId, crate::merkle::Hash)> = Vec::with_capacity(rows.len() * 2);
-    for row in rows {
-        expected.extend(frontier.push(row.hash.0));
-    }
-    let ids: Vec<NodeId> = expected.iter().map(|(id, _)| *id).collect();
-    let stored = store.nodes(&ids).await?;
-    let mut by_leaf: HashMap<u64, Vec<String>> = HashMap::new();
-    for ((id, hash), found) in expected.iter().zip(stored) {
-        if found != Some(*hash) {
-            let last_leaf = ((id.index + 1) << id.level) - 1;
-            by_leaf
-                .entry(last_leaf)
-                .or_default()
-                .push(format!("level {} index {}", id.level, id.index));
-        }
-    }
-    let mut leaves: Vec<_> = by_leaf.into_iter().collect();
-    leaves.sort();
-    for (seq, nodes) in leaves {
-        let msg = format!(
-            "stored tree node(s) {} differ from the entries",
-            nodes.join(", ")
-        );
-        verifier.violation(Some(seq), Rule::Tree, msg);
-    }
-    Ok(())
 }
 
 /// Verifies a bundle directory: manifest, every entry line, every checkpoint file, and a
@@ -256,16 +217,16 @@ pub fn verify_bundle(
             break;
         }
         feed_bundle_line(&mut verifier, &mut reader, &mut line, &path)?;
-        if verifier.entries() % 4096 == 0 {
-            progress(verifier.entries());
+        if verifier.fed() % 4096 == 0 {
+            progress(verifier.fed());
         }
     }
-    progress(verifier.entries());
+    progress(verifier.fed());
     if let Some(expected) = manifest_entries {
-        if expected != verifier.entries() {
+        if expected != verifier.fed() {
             let msg = format!(
                 "manifest says {expected} entries, entries.jsonl holds {}",
-                verifier.entries()
+                verifier.fed()
             );
             verifier.violation(None, Rule::Bundle, msg);
         }
@@ -279,7 +240,7 @@ fn feed_bundle_line(
     line: &mut Vec<u8>,
     path: &Path,
 ) -> Result<(), BundleError> {
-    let seq = verifier.entries();
+    let seq = verifier.fed();
     if line.last() != Some(&b'\n') {
         if line.len() > ENTRY_LINE_BYTES_MAX {
             // Skip the rest of an overlong line without holding it in memory.
@@ -290,12 +251,7 @@ fn feed_bundle_line(
                 }
                 sink.clear();
             }
-            verifier.violation(
-                Some(seq),
-                Rule::Format,
-                format!("line is longer than {ENTRY_LINE_BYTES_MAX} bytes"),
-            );
-            verifier.feed_line("");
+            verifier.feed_unreadable(format!("line is longer than {ENTRY_LINE_BYTES_MAX} bytes"));
             return Ok(());
         }
         verifier.violation(
@@ -306,17 +262,11 @@ fn feed_bundle_line(
     } else {
         line.pop();
     }
-    match std::str::from_utf8(line) {
-        Ok(text) => {
-            verifier.feed_line(text);
-        }
+    match String::from_utf8(std::mem::take(line)) {
+        Ok(text) => verifier.feed_line(text),
         Err(e) => {
-            verifier.violation(
-                Some(seq),
-                Rule::Format,
-                format!("not UTF-8 at byte {}", e.valid_up_to()),
-            );
-            verifier.feed_line("");
+            let at = e.utf8_error().valid_up_to();
+            verifier.feed_unreadable(format!("not UTF-8 at byte {at}"));
         }
     }
     Ok(())

@@ -54,6 +54,19 @@ pub fn check_values(value: &Value) -> Result<(), ValueError> {
     check_at(value, &mut String::from("$"))
 }
 
+/// Checks every member of an object, naming paths from `path`.
+pub fn check_object(map: &Map<String, Value>, path: &str) -> Result<(), ValueError> {
+    let mut path = path.to_owned();
+    for (key, item) in map {
+        let len = path.len();
+        path.push('.');
+        path.push_str(key);
+        check_at(item, &mut path)?;
+        path.truncate(len);
+    }
+    Ok(())
+}
+
 fn check_at(value: &Value, path: &mut String) -> Result<(), ValueError> {
     match value {
         Value::Number(n) => check_number(n, path),
@@ -201,22 +214,39 @@ pub fn write_jcs(value: &Value, out: &mut Vec<u8>) -> Result<(), ValueError> {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            // RFC 8785 §3.2.3: keys sort by their UTF-16 code units, not by UTF-8 bytes.
-            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push(b'{');
-            for (i, (key, item)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(key, out);
-                out.push(b':');
-                write_jcs(item, out)?;
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_jcs_object_except(map, &[], out)?,
     }
+    Ok(())
+}
+
+/// Appends the RFC 8785 bytes of `map` without the members named in `except` (the entry
+/// preimage leaves out `hash` and `sig` without copying the entry).
+pub fn write_jcs_object_except(
+    map: &Map<String, Value>,
+    except: &[&str],
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    let mut members: Vec<(&String, &Value)> = map
+        .iter()
+        .filter(|(k, _)| !except.contains(&k.as_str()))
+        .collect();
+    // RFC 8785 §3.2.3: keys sort by their UTF-16 code units, not by UTF-8 bytes. ASCII keys,
+    // the common case, sort the same either way, and bytes are cheaper.
+    if members.iter().all(|(k, _)| k.is_ascii()) {
+        members.sort_unstable_by_key(|(k, _)| *k);
+    } else {
+        members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    }
+    out.push(b'{');
+    for (i, (key, item)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_jcs(item, out)?;
+    }
+    out.push(b'}');
     Ok(())
 }
 

@@ -102,9 +102,25 @@ impl PublicKey {
         if B64.encode(bytes) != text {
             return Err(bad());
         }
-        VerifyingKey::from_bytes(&bytes)
-            .map(Self)
-            .map_err(|_| bad())
+        // A ledger has few keys but every entry names one; decompressing a point costs about as
+        // much as half a signature check, so recently seen keys are kept per thread.
+        thread_local! {
+            static SEEN: std::cell::RefCell<HashMap<[u8; 32], VerifyingKey>> =
+                std::cell::RefCell::new(HashMap::new());
+        }
+        const SEEN_MAX: usize = 1024;
+        if let Some(key) = SEEN.with(|seen| seen.borrow().get(&bytes).copied()) {
+            return Ok(Self(key));
+        }
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
+        SEEN.with(|seen| {
+            let mut seen = seen.borrow_mut();
+            if seen.len() >= SEEN_MAX {
+                seen.clear();
+            }
+            seen.insert(bytes, key);
+        });
+        Ok(Self(key))
     }
 
     /// Wraps a verifying key.

@@ -1,6 +1,6 @@
 //! Timestamps in the one form the ledger signs: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use std::fmt;
 
 /// A UTC instant with microsecond precision, written in exactly 27 characters.
@@ -37,12 +37,13 @@ impl Timestamp {
 
     /// A timestamp from microseconds since the Unix epoch.
     pub fn from_micros(micros: i64) -> Result<Self, TimestampError> {
-        let t = Self { micros };
-        let year = t.datetime().format("%Y").to_string();
-        if year.len() != 4 || year.starts_with('-') || year == "0000" {
+        // 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in microseconds.
+        const FIRST: i64 = -62_135_596_800 * 1_000_000;
+        const END: i64 = 253_402_300_800 * 1_000_000;
+        if !(FIRST..END).contains(&micros) {
             return Err(TimestampError::Range(micros.to_string()));
         }
-        Ok(t)
+        Ok(Self { micros })
     }
 
     /// Microseconds since the Unix epoch.
@@ -72,9 +73,18 @@ impl Timestamp {
         if !shaped {
             return Err(TimestampError::Form(text.to_owned()));
         }
-        let naive = NaiveDateTime::parse_from_str(&text[..26], "%Y-%m-%dT%H:%M:%S%.6f")
-            .map_err(|_| TimestampError::Form(text.to_owned()))?;
-        Self::from_micros(naive.and_utc().timestamp_micros())
+        let num = |r: std::ops::Range<usize>| {
+            bytes[r]
+                .iter()
+                .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+        };
+        let form = || TimestampError::Form(text.to_owned());
+        let date =
+            NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10)).ok_or_else(form)?;
+        let time =
+            NaiveTime::from_hms_micro_opt(num(11..13), num(14..16), num(17..19), num(20..26))
+                .ok_or_else(form)?;
+        Self::from_micros(NaiveDateTime::new(date, time).and_utc().timestamp_micros())
     }
 
     /// Normalizes any RFC 3339 date-time (any offset, 0–6 fraction digits) to the ledger form,
@@ -95,7 +105,21 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.datetime().to_rfc3339_opts(SecondsFormat::Micros, true))
+        use chrono::{Datelike as _, Timelike as _};
+        // Written field by field: every entry carries two timestamps, and a format string
+        // interpreted per call costs more than the rest of the entry's layout.
+        let t = self.datetime();
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.timestamp_subsec_micros()
+        )
     }
 }
 

@@ -1,23 +1,28 @@
 //! The verifier (LEDGER-FORMAT.md §5–§7). It walks entries in seq order in bounded memory,
 //! checks every rule, and reports every violation with its seq and rule, not just the first.
-//! Signatures are checked in batches on every core, with a per-signature fallback that names
-//! the bad entry when a batch fails.
+//! Parsing, hashes and signatures are checked a chunk at a time on every core ([`work`]), with
+//! batch signature verification and a per-signature fallback that names the bad entry; the
+//! rules that follow the chain (links, versions, which key was active when) are applied here,
+//! in seq order, to chunks already checked.
 
-use crate::entry::{self, ChainHash, Entry, ZERO_HASH};
-use crate::keys::{KeyChange, KeyRegistry, PublicKey, Purpose};
+mod work;
+
+use crate::entry::{ChainHash, Entry, ZERO_HASH};
+use crate::keys::{KeyChange, KeyRegistry, Purpose};
 use crate::merkle::{self, Frontier, Hash, NodeId};
 use crate::note::SignedCheckpoint;
 use crate::store::Row;
 use crate::time::Timestamp;
-use ed25519_dalek::{Signature, VerifyingKey};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::sync::mpsc;
+use work::{Done, Input, Pool};
 
 /// Violations kept in a report; past this only the count grows, so that a wholly corrupt
 /// ledger cannot exhaust memory.
 pub const VIOLATIONS_KEPT_MAX: usize = 10_000;
-/// Signatures verified per batch.
-const SIG_BATCH: usize = 8192;
+/// Entries checked per chunk on a worker thread.
+const CHUNK_ENTRIES: usize = 1024;
 
 /// The rule a violation breaks (§5 numbering where there is one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +112,8 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// All violations found, kept or not.
     pub violation_count: u64,
+    /// Signatures checked (entry seals and attestations).
+    pub signatures: u64,
 }
 
 impl Report {
@@ -114,14 +121,6 @@ impl Report {
     pub fn is_ok(&self) -> bool {
         self.violation_count == 0
     }
-}
-
-struct PendingSig {
-    seq: u64,
-    rule: Rule,
-    message: [u8; 32],
-    sig: Signature,
-    key: VerifyingKey,
 }
 
 /// A checkpoint to check once the walk reaches its size.
@@ -140,12 +139,19 @@ pub struct Verifier {
     registry: KeyRegistry,
     versions: HashMap<String, u64>,
     frontier: Frontier,
-    pending: Vec<PendingSig>,
+    /// Entries handed to the workers so far (the next position to feed).
+    fed: u64,
+    /// Entries fed but not yet walked, waiting for their chunk to come back.
+    chunk: Vec<Input>,
+    in_flight: VecDeque<(u64, mpsc::Receiver<Done>)>,
+    /// Stored tree nodes to compare as the walk completes them.
+    stored_nodes: HashMap<NodeId, Option<Hash>>,
     checkpoints: BTreeMap<u64, Vec<CheckpointCheck>>,
     /// Nodes to keep for the trusted checkpoint's consistency proof.
     wanted_nodes: HashSet<NodeId>,
     kept_nodes: HashMap<NodeId, Hash>,
     trusted: Option<(u64, Hash)>,
+    pool: Pool,
 }
 
 impl Default for Verifier {
@@ -168,11 +174,15 @@ impl Verifier {
             registry: KeyRegistry::default(),
             versions: HashMap::new(),
             frontier: Frontier::new(),
-            pending: Vec::with_capacity(SIG_BATCH),
+            fed: 0,
+            chunk: Vec::with_capacity(CHUNK_ENTRIES),
+            in_flight: VecDeque::new(),
+            stored_nodes: HashMap::new(),
             checkpoints: BTreeMap::new(),
             wanted_nodes: HashSet::new(),
             kept_nodes: HashMap::new(),
             trusted: None,
+            pool: Pool::start(),
         }
     }
 
@@ -228,73 +238,75 @@ impl Verifier {
         }
     }
 
-    /// Checks one line (bundle position `seq`, counting from 0).
-    pub fn feed_line(&mut self, line: &str) -> Option<Entry> {
-        let seq = self.next_seq;
-        let parsed = Entry::parse_line(line);
-        let (entry, raw) = match parsed {
-            Ok(ok) => ok,
-            Err(e) => {
-                self.violation(Some(seq), Rule::Format, format!("unreadable entry: {e}"));
-                self.skip_unreadable();
-                return None;
-            }
-        };
-        if entry::layout_line(&raw) != line {
-            self.violation(
-                Some(seq),
-                Rule::Layout,
-                "line differs from the stored layout of its own content",
-            );
-        }
-        match entry::entry_hash(&raw) {
-            Ok(hash) if hash == entry.hash => {}
-            Ok(hash) => self.violation(
-                Some(seq),
-                Rule::Hash,
-                format!("hash {} does not recompute (got {hash})", entry.hash),
-            ),
-            Err(e) => self.violation(Some(seq), Rule::Hash, e.to_string()),
-        }
-        self.check_entry(&entry);
-        Some(entry)
+    /// Feeds one bundle line (without its newline).
+    pub fn feed_line(&mut self, line: String) {
+        self.feed(Input::Line(line));
     }
 
-    /// Checks one stored row: its line, and that its columns agree with the line.
-    pub fn feed_row(&mut self, row: &Row) -> Option<Entry> {
-        let seq = self.next_seq;
-        if row.seq != seq {
-            self.violation(
-                Some(seq),
-                Rule::Format,
-                format!("row seq column is {}", row.seq),
-            );
+    /// Feeds a position whose line could not be read, with the reason; it still takes a seq.
+    pub fn feed_unreadable(&mut self, reason: String) {
+        self.feed(Input::Bad(reason));
+    }
+
+    /// Feeds stored rows, with the stored tree nodes that they complete (see
+    /// [`nodes_completed_by`]), so that the columns and the nodes are checked too.
+    pub fn feed_rows(&mut self, rows: Vec<Row>, stored_nodes: Vec<(NodeId, Option<Hash>)>) {
+        self.stored_nodes.extend(stored_nodes);
+        for row in rows {
+            self.feed(Input::Row(row));
         }
-        let entry = self.feed_line(&row.line)?;
-        let columns = [
-            ("hash", row.hash == entry.hash),
-            ("stream", row.stream == entry.event.stream()),
-            ("version", row.version == entry.event.version()),
-            ("type", row.event_type == entry.event.event_type()),
-            (
-                "recorded_at",
-                row.recorded_at_micros == entry.recorded_at.micros(),
-            ),
-            (
-                "occurred_at",
-                row.occurred_at_micros == entry.event.occurred_at().micros(),
-            ),
-        ];
-        for (name, ok) in columns {
-            if !ok {
-                self.violation(
-                    Some(seq),
-                    Rule::Column,
-                    format!("column {name} disagrees with the entry"),
-                );
+    }
+
+    /// Positions fed so far: the seq the next fed entry is expected to have.
+    pub fn fed(&self) -> u64 {
+        self.fed
+    }
+
+    fn feed(&mut self, input: Input) {
+        self.chunk.push(input);
+        self.fed += 1;
+        if self.chunk.len() >= CHUNK_ENTRIES {
+            self.submit();
+        }
+    }
+
+    fn submit(&mut self) {
+        if self.chunk.is_empty() {
+            return;
+        }
+        let start = self.fed - self.chunk.len() as u64;
+        let inputs = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_ENTRIES));
+        let result = self.pool.submit(start, inputs);
+        self.in_flight.push_back((start, result));
+        // Two chunks per worker keep every core busy; more would only hold memory.
+        while self.in_flight.len() > 2 * self.pool.threads() {
+            self.walk_oldest();
+        }
+    }
+
+    fn walk_oldest(&mut self) {
+        let Some((start, result)) = self.in_flight.pop_front() else {
+            return;
+        };
+        match result.recv() {
+            Ok(done) => self.walk(start, done),
+            Err(_) => self.violation(Some(start), Rule::Format, "a verification thread failed"),
+        }
+    }
+
+    /// Applies the sequential rules to a checked chunk.
+    fn walk(&mut self, start: u64, done: Done) {
+        self.report.signatures += done.signatures;
+        for (i, checked) in done.items.into_iter().enumerate() {
+            let seq = start + i as u64;
+            for (rule, message) in checked.problems {
+                self.violation(Some(seq), rule, message);
+            }
+            match checked.entry {
+                Some(entry) => self.check_entry(&entry),
+                None => self.skip_unreadable(),
             }
         }
-        Some(entry)
     }
 
     /// An unreadable line still occupies its seq; the chain resumes after it.
@@ -302,8 +314,27 @@ impl Verifier {
         self.prev = ZERO_HASH;
         self.next_seq += 1;
         // No leaf can be computed; the tree and checkpoints after it cannot verify.
-        self.frontier.push([0; 32]);
+        self.push_leaf([0; 32]);
         self.report.entries += 1;
+        self.check_due_checkpoints();
+    }
+
+    fn push_leaf(&mut self, hash: Hash) {
+        for (id, node) in self.frontier.push(hash) {
+            if self.wanted_nodes.contains(&id) {
+                self.kept_nodes.insert(id, node);
+            }
+            if let Some(stored) = self.stored_nodes.remove(&id) {
+                if stored != Some(node) {
+                    let seq = ((id.index + 1) << id.level) - 1;
+                    let msg = format!(
+                        "stored tree node level {} index {} differs from the entries",
+                        id.level, id.index
+                    );
+                    self.violation(Some(seq), Rule::Tree, msg);
+                }
+            }
+        }
     }
 
     fn check_entry(&mut self, entry: &Entry) {
@@ -318,14 +349,7 @@ impl Verifier {
         self.prev = entry.hash;
         self.next_seq += 1;
         self.report.entries += 1;
-        for (id, hash) in self.frontier.push(entry.hash.0) {
-            if self.wanted_nodes.contains(&id) {
-                self.kept_nodes.insert(id, hash);
-            }
-        }
-        if self.pending.len() >= SIG_BATCH {
-            self.flush_signatures();
-        }
+        self.push_leaf(entry.hash.0);
         self.check_due_checkpoints();
     }
 
@@ -394,13 +418,6 @@ impl Verifier {
             let msg = format!("signer {} is not active for entries", entry.signer);
             self.violation(Some(seq), Rule::Signature, msg);
         }
-        self.pending.push(PendingSig {
-            seq,
-            rule: Rule::Signature,
-            message: entry.hash.0,
-            sig: entry.sig,
-            key: *entry.signer.verifying_key(),
-        });
     }
 
     fn check_stream(&mut self, entry: &Entry, seq: u64) {
@@ -446,16 +463,6 @@ impl Verifier {
                 entry.event.actor()
             );
             self.violation(Some(seq), Rule::Attestation, msg);
-        }
-        match entry.event.digest() {
-            Ok(digest) => self.pending.push(PendingSig {
-                seq,
-                rule: Rule::Attestation,
-                message: digest,
-                sig: att.sig,
-                key: *att.key.verifying_key(),
-            }),
-            Err(e) => self.violation(Some(seq), Rule::Attestation, e.to_string()),
         }
     }
 
@@ -514,46 +521,16 @@ impl Verifier {
         }
     }
 
-    /// Verifies the queued signatures: a batch per core, then one by one where a batch fails.
-    fn flush_signatures(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = pending.len().div_ceil(threads).max(1);
-        let bad: Vec<usize> = std::thread::scope(|scope| {
-            let handles: Vec<_> = pending
-                .chunks(chunk)
-                .enumerate()
-                .map(|(i, part)| {
-                    scope.spawn(move || {
-                        failed_in(part)
-                            .into_iter()
-                            .map(move |j| i * chunk + j)
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        for i in bad {
-            let p = &pending[i];
-            let what = if p.rule == Rule::Signature {
-                "entry signature"
-            } else {
-                "attestation signature"
-            };
-            self.violation(Some(p.seq), p.rule, format!("{what} does not verify"));
-        }
-        self.pending = pending;
-        self.pending.clear();
-    }
-
     /// Finishes the walk: flushes signatures, checks what checkpoints remain and the trusted
     /// checkpoint's consistency, and returns the report.
     pub fn finish(mut self) -> Report {
-        self.flush_signatures();
+        self.submit();
+        while !self.in_flight.is_empty() {
+            self.walk_oldest();
+        }
+        self.report
+            .violations
+            .sort_by_key(|v| (v.seq.is_none(), v.seq));
         let size = self.frontier.size();
         for (at, checks) in std::mem::take(&mut self.checkpoints) {
             for check in checks {
@@ -597,25 +574,19 @@ impl Verifier {
     pub fn entries(&self) -> u64 {
         self.report.entries
     }
-
-    /// Tree nodes the entries walked so far completed, for comparing with stored nodes.
-    pub fn frontier(&self) -> &Frontier {
-        &self.frontier
-    }
 }
 
-/// Indices in `part` whose signature fails: one batch verification, and per signature only
-/// when the batch fails.
-fn failed_in(part: &[PendingSig]) -> Vec<usize> {
-    let messages: Vec<&[u8]> = part.iter().map(|p| p.message.as_slice()).collect();
-    let sigs: Vec<Signature> = part.iter().map(|p| p.sig).collect();
-    let keys: Vec<VerifyingKey> = part.iter().map(|p| p.key).collect();
-    if ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
-        return Vec::new();
+/// The perfect tree nodes that entries `start..end` complete, in order: what a store must hold
+/// for them.
+pub fn nodes_completed_by(start: u64, end: u64) -> Vec<NodeId> {
+    let mut ids = Vec::with_capacity(((end - start) * 2) as usize);
+    for leaf in start..end {
+        ids.push(NodeId::new(0, leaf));
+        let mut level = 1u8;
+        while level < 64 && (leaf + 1) % (1u64 << level) == 0 {
+            ids.push(NodeId::new(level, ((leaf + 1) >> level) - 1));
+            level += 1;
+        }
     }
-    part.iter()
-        .enumerate()
-        .filter(|(_, p)| !PublicKey::from_verifying(p.key).verify(&p.message, &p.sig))
-        .map(|(i, _)| i)
-        .collect()
+    ids
 }
