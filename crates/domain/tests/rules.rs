@@ -1415,6 +1415,34 @@ fn acceptance_expiry_makes_a_risk_due_for_review() {
 }
 
 #[test]
+fn a_failed_screening_suspends_a_supplier_in_use() {
+    let mut w = World::new();
+    let sm = w.cast.sm.clone();
+    w.ok(&sm, 1, supplier("SUP-1", onboarded(365)));
+    w.ok(&sm, 2, supplier("SUP-1", screened(ScreeningResult::Pass)));
+    w.ok(
+        &sm,
+        3,
+        supplier("SUP-1", SupplierCommand::Approve(reason("ok"))),
+    );
+    let written = w.ok(&sm, 4, supplier("SUP-1", screened(ScreeningResult::Fail)));
+    let types: Vec<&str> = written.iter().map(|e| e.event.event_type()).collect();
+    assert_eq!(types, ["supplier.screened", "supplier.suspended"]);
+    assert_eq!(
+        written.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [4, 5]
+    );
+    let Some(Body::Supplier(s)) = w
+        .sms
+        .stream(&supplier("SUP-1", onboarded(365)).stream())
+        .map(StreamState::body)
+    else {
+        panic!()
+    };
+    assert_eq!(s.status(), SupplierStatus::Suspended);
+}
+
+#[test]
 fn unassigning_a_role_removes_the_authority() {
     let mut w = World::new();
     let (ceo, coo) = (w.cast.ceo.clone(), w.cast.coo.clone());

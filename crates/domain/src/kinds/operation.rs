@@ -307,7 +307,17 @@ impl Kind for Supplier {
                 }
                 Event::SupplierOnboarded(p)
             }
-            (SupplierCommand::Screen(p), _) => Event::SupplierScreened(p),
+            (SupplierCommand::Screen(p), status) => {
+                // A supplier in use that fails screening is suspended at once, in the same decision.
+                let suspend = p.result == ScreeningResult::Fail && status == S::Approved;
+                let mut events = vec![Event::SupplierScreened(p)];
+                if suspend {
+                    let reason =
+                        Text::new("Suspended automatically: screening failed").expect("valid text");
+                    events.push(Event::SupplierSuspended(SupplierDecision { reason }));
+                }
+                return Ok(events);
+            }
             (SupplierCommand::Tier(p), _) => {
                 if !(1..=3).contains(&p.tier) {
                     let reason = format!("{} is outside 1..=3", p.tier);

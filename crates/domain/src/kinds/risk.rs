@@ -546,7 +546,12 @@ impl Kind for Risk {
     fn apply(&mut self, env: &Envelope) {
         match &env.event {
             Event::RiskIdentified(p) => self.identified = Some(p.clone()),
-            Event::RiskAssessed(p) => self.inherent = Some(rating_of(p)),
+            Event::RiskAssessed(p) => {
+                // A residual rating is relative to the inherent one it followed; a new
+                // inherent assessment makes it stale, so residual must be rated again.
+                self.inherent = Some(rating_of(p));
+                self.residual = None;
+            }
             Event::RiskTreatmentPlanned(p) => {
                 self.treatments.insert(p.treatment.clone(), false);
             }
