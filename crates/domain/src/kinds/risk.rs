@@ -500,20 +500,7 @@ impl Kind for Risk {
             }
             RiskCommand::AssessResidual(rate) => {
                 ctx.require(rec, "assessing risks", assessors)?;
-                let inherent = self
-                    .inherent
-                    .as_ref()
-                    .ok_or_else(|| not_assessed("rate residual risk"))?;
-                let residual = self.rate(rec, &rate, ctx)?;
-                if residual.score > inherent.score {
-                    let (residual, inherent) = (residual.score, inherent.score);
-                    return Err(Rejection::ResidualAboveInherent {
-                        record: rec.clone(),
-                        residual,
-                        inherent,
-                    });
-                }
-                Event::RiskResidualAssessed(assessed(residual, rate.rationale))
+                Event::RiskResidualAssessed(self.residual_rating(rec, rate, ctx)?)
             }
             RiskCommand::Accept(p) => {
                 self.inherent
@@ -590,6 +577,31 @@ impl Kind for Risk {
 }
 
 impl Risk {
+    fn residual_rating(
+        &self,
+        rec: &Subject,
+        rate: Rate,
+        ctx: &Context<'_>,
+    ) -> Result<RiskAssessed> {
+        let inherent = self
+            .inherent
+            .as_ref()
+            .ok_or_else(|| Rejection::RiskNotAssessed {
+                record: rec.clone(),
+                action: "rate residual risk",
+            })?;
+        let residual = self.rate(rec, &rate, ctx)?;
+        if residual.score > inherent.score {
+            let (residual, inherent) = (residual.score, inherent.score);
+            return Err(Rejection::ResidualAboveInherent {
+                record: rec.clone(),
+                residual,
+                inherent,
+            });
+        }
+        Ok(assessed(residual, rate.rationale))
+    }
+
     fn check_new_treatment(
         &self,
         rec: &Subject,

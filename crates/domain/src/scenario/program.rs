@@ -116,7 +116,10 @@ pub(super) fn run<F: FnMut(&Envelope)>(g: &mut Generator<F>) -> Result<(), Scena
     policy_and_competence(g, &cast);
     risks_and_controls(g, &cast);
     objectives(g, &cast, &thefts);
-    plans_documents_changes(g, &cast);
+    plans(g, &cast);
+    documents(g, &cast);
+    changes(g, &cast);
+    gap_assessment(g, &cast, "GA-2025-02", 240, (2, 4));
     audits(g, &cast, &mut ids);
     reviews(g, &cast, &mut ids);
     for day in 0..DAYS {
@@ -306,10 +309,11 @@ fn context_register<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
         &cast.sm,
         Command::Issue(id("ISS-006"), IssueCommand::Retire(retire)),
     );
-    parties_and_obligations(g, cast);
+    parties(g, cast);
+    obligations(g, cast);
 }
 
-fn parties_and_obligations<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
+fn parties<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
     let parties = [
         (
             "PTY-EU-CUSTOMS",
@@ -360,6 +364,9 @@ fn parties_and_obligations<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cas
             Command::Party(id(key), PartyCommand::Record(p)),
         );
     }
+}
+
+fn obligations<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
     let obligations = [
         (
             "OBL-AEO",
@@ -1189,7 +1196,7 @@ fn quarterly<F: FnMut(&Envelope)>(
     }
 }
 
-fn plans_documents_changes<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
+fn plans<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
     for (n, (key, kind, title)) in [
         (
             "PLAN-RESPONSE",
@@ -1256,6 +1263,9 @@ fn plans_documents_changes<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cas
             g.schedule(g.at(300, 14 * 60), &cast.sm, cmd(PlanCommand::Exercise(p)));
         }
     }
+}
+
+fn documents<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
     let docs = [
         "Security manual",
         "Risk assessment procedure",
@@ -1314,6 +1324,9 @@ fn plans_documents_changes<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cas
             );
         }
     }
+}
+
+fn changes<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cast) {
     let changes = [
         (
             "CHG-001",
@@ -1359,7 +1372,6 @@ fn plans_documents_changes<F: FnMut(&Envelope)>(g: &mut Generator<F>, cast: &Cas
             ),
         );
     }
-    gap_assessment(g, cast, "GA-2025-02", 240, (2, 4));
 }
 
 /// Schedules a nonconformity's whole CAPA chain from `raised`; returns nothing because each
