@@ -11,25 +11,28 @@ bundle="$work/bundle"
 
 echo "==> building custodia (release)"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin custodia
-custodia="${CARGO_TARGET_DIR:-$root/target}/release/custodia"
+# Through cargo, so that any target directory setting is honoured; it does not rebuild.
+custodia() {
+    cargo run --release --quiet --manifest-path "$root/Cargo.toml" --bin custodia -- "$@"
+}
 
 echo "==> custodia init --data $data --name acme.example/sms"
-"$custodia" init --data "$data" --name acme.example/sms
+custodia init --data "$data" --name acme.example/sms
 
 echo "==> custodia append --data $data --file examples/events.jsonl"
-"$custodia" append --data "$data" --file "$root/examples/events.jsonl"
+custodia append --data "$data" --file "$root/examples/events.jsonl"
 
 echo "==> custodia checkpoint --data $data"
-"$custodia" checkpoint --data "$data" | tee "$work/checkpoint.txt"
+custodia checkpoint --data "$data" | tee "$work/checkpoint.txt"
 
 echo "==> custodia export --data $data --out $bundle"
-"$custodia" export --data "$data" --out "$bundle"
+custodia export --data "$data" --out "$bundle"
 
 echo "==> custodia verify --bundle $bundle --trusted-checkpoint $work/checkpoint.txt"
-"$custodia" verify --bundle "$bundle" --trusted-checkpoint "$work/checkpoint.txt"
+custodia verify --bundle "$bundle" --trusted-checkpoint "$work/checkpoint.txt"
 
 echo "==> custodia prove inclusion --data $data --seq 3"
-"$custodia" prove inclusion --data "$data" --seq 3
+custodia prove inclusion --data "$data" --seq 3
 
 echo
 echo "All held. The ledger is in $data, the bundle in $bundle."
