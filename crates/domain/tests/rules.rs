@@ -773,6 +773,47 @@ fn rules() -> Vec<Case> {
             Rejection::ObjectiveNotMet { .. }
         ),
         case!(
+            "a period is measured once",
+            |w| {
+                let sm = w.cast.sm.clone();
+                w.ok(
+                    &sm,
+                    1,
+                    Command::Objective(id("OBJ-1"), objective_set("40", "32", &sm)),
+                );
+                w.ok(&sm, 30, Command::Objective(id("OBJ-1"), measured("35")));
+                w.refuse(&sm, 31, Command::Objective(id("OBJ-1"), measured("31")))
+            },
+            Rejection::Duplicate { .. }
+        ),
+        case!(
+            "before top management exists, only top management can be set up",
+            |w| {
+                w.sms = Sms::new();
+                let installer = Actor::new("service:setup").unwrap();
+                w.refuse(&installer, 0, role_define(roles::AUDITOR))
+            },
+            Rejection::Unauthorized { .. }
+        ),
+        case!(
+            "the last top-management holder cannot be unassigned",
+            |w| {
+                let (ceo, coo) = (w.cast.ceo.clone(), w.cast.coo.clone());
+                let unassign = |who: &Actor| {
+                    Command::Role(
+                        id(roles::TOP_MANAGEMENT),
+                        RoleCommand::Unassign(RoleAssignment {
+                            person: who.clone(),
+                            area: None,
+                        }),
+                    )
+                };
+                w.ok(&ceo, 1, unassign(&coo));
+                w.refuse(&ceo, 2, unassign(&ceo))
+            },
+            Rejection::InvalidState { .. }
+        ),
+        case!(
             "a target improves on the baseline",
             |w| {
                 let sm = w.cast.sm.clone();

@@ -257,6 +257,7 @@ pub enum RoleCommand {
 pub struct RoleState {
     defined: bool,
     holders: BTreeSet<(Actor, Option<Code>)>,
+    ever_held: bool,
 }
 
 impl RoleState {
@@ -277,7 +278,7 @@ impl Kind for RoleState {
                 reason,
             });
         }
-        if !bootstrapping(ctx) {
+        if !bootstrapping(rec, ctx) {
             ctx.require(rec, "managing roles", &[roles::TOP_MANAGEMENT])?;
         }
         let event = match cmd {
@@ -302,6 +303,14 @@ impl Kind for RoleState {
                         key,
                     });
                 }
+                if rec.0.id().as_str() == roles::TOP_MANAGEMENT && self.holders.len() == 1 {
+                    // Authority must not lapse: someone always holds top management.
+                    return Err(invalid(
+                        rec,
+                        "unassign the last top-management holder",
+                        "held by one person",
+                    ));
+                }
                 Event::RoleUnassigned(p)
             }
         };
@@ -312,6 +321,7 @@ impl Kind for RoleState {
             Event::RoleDefined(_) => self.defined = true,
             Event::RoleAssigned(p) => {
                 self.holders.insert((p.person.clone(), p.area.clone()));
+                self.ever_held = true;
             }
             Event::RoleUnassigned(p) => {
                 self.holders.remove(&(p.person.clone(), p.area.clone()));
@@ -327,15 +337,15 @@ impl Kind for RoleState {
     }
 }
 
-/// A new SMS has no top management yet; until someone holds that role, roles may be set up
-/// by whoever installs the system (the ledger records who did it).
-fn bootstrapping(ctx: &Context<'_>) -> bool {
-    let top = StreamId::new(
-        StreamKind::Role,
-        RecordId::new(roles::TOP_MANAGEMENT).expect("valid id"),
-    );
-    match ctx.facts().stream(&top).map(|s| s.body()) {
-        Some(Body::Role(role)) => role.holders.is_empty(),
+/// A new SMS has no top management yet. Until someone first holds it, the `top_management`
+/// role (and only it) may be set up by whoever installs the system; the ledger records who.
+/// Once held it never lapses (the last holder cannot be unassigned), so this cannot reopen.
+fn bootstrapping(rec: &Subject, ctx: &Context<'_>) -> bool {
+    if rec.0.id().as_str() != roles::TOP_MANAGEMENT {
+        return false;
+    }
+    match ctx.facts().stream(&rec.0).map(|s| s.body()) {
+        Some(Body::Role(role)) => !role.ever_held,
         _ => true,
     }
 }

@@ -107,7 +107,7 @@ pub enum ObjectiveCommand {
 pub struct Objective {
     set: Option<ObjectiveSet>,
     latest: Option<Decimal>,
-    measurements: u32,
+    periods: std::collections::BTreeSet<Code>,
     finished: Option<&'static str>,
 }
 
@@ -147,7 +147,17 @@ impl Kind for Objective {
                 ctx.require_after(rec, "due", p.due)?;
                 Event::ObjectiveSet(p)
             }
-            ObjectiveCommand::Measure(p) => Event::ObjectiveMeasured(p),
+            ObjectiveCommand::Measure(p) => {
+                if self.periods.contains(&p.period) {
+                    let key = p.period.to_string();
+                    return Err(Rejection::Duplicate {
+                        record: rec.clone(),
+                        what: "measurement for period",
+                        key,
+                    });
+                }
+                Event::ObjectiveMeasured(p)
+            }
             ObjectiveCommand::Revise(p) => {
                 let set = self.set.as_ref().expect("exists");
                 check_target(rec, set.direction, &set.baseline, &p.target)?;
@@ -173,7 +183,7 @@ impl Kind for Objective {
             Event::ObjectiveSet(p) => self.set = Some(p.clone()),
             Event::ObjectiveMeasured(p) => {
                 self.latest = Some(p.value.clone());
-                self.measurements += 1;
+                self.periods.insert(p.period.clone());
             }
             Event::ObjectiveRevised(p) => {
                 if let Some(s) = self.set.as_mut() {
