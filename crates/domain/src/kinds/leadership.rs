@@ -235,7 +235,8 @@ payload! {
     pub struct RoleAssignment {
         /// The person.
         pub person: Actor,
-        /// The area (site, process) the assignment is limited to; an area owner owns that area.
+        /// The area (site, region, process) the assignment is limited to. Holding any role for
+        /// an area makes the person responsible for it, so they may not audit it (9.2).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub area: Option<Code>,
     }

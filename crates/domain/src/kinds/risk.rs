@@ -216,7 +216,8 @@ payload! {
     }
 }
 payload! {
-    /// `risk.assessed` (schema 2): inherent rating on the matrix in force.
+    /// A rating on the matrix in force: `risk.assessed` (schema 2) rates inherent risk,
+    /// `risk.residual_assessed` rates residual risk after treatment.
     pub struct RiskAssessed {
         /// Likelihood, 1..=matrix likelihood size.
         #[schemars(range(min = 1, max = 10))]
