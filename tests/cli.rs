@@ -550,6 +550,24 @@ fn a_root_key_that_is_not_the_ledgers_admin_key_is_refused() {
             "is not an active admin key of this ledger",
         );
     }
+    let missing = f.p("no-such-key.pem");
+    let args = [
+        "keys",
+        "revoke",
+        "--root-key",
+        &missing,
+        "--key",
+        key.trim(),
+        "--reason",
+        "x",
+    ];
+    check(&f.cmd(&args), 2, "no-such-key.pem");
+    let events = f.write("a.jsonl", &event_line("risk/R-1", "1", "{}"));
+    check(
+        &f.cmd(&["append", "--file", &events, "--key", &missing]),
+        2,
+        "no-such-key.pem",
+    );
     assert_eq!(f.size(), 7);
     assert!(
         f.path("data/keys/node.pem").exists(),
