@@ -115,7 +115,8 @@ struct Job {
     at: Timestamp,
     seq: u64,
     actor: Actor,
-    action: Action,
+    // Boxed: the queue moves jobs on every push and pop, and commands are large.
+    action: Box<Action>,
 }
 
 enum Action {
@@ -201,7 +202,7 @@ impl<F: FnMut(&Envelope)> Generator<F> {
             at,
             seq: self.seq,
             actor: actor.clone(),
-            action,
+            action: Box::new(action),
         }));
     }
 
@@ -209,7 +210,7 @@ impl<F: FnMut(&Envelope)> Generator<F> {
     pub(crate) fn run_until(&mut self, until: Timestamp) -> Result<(), ScenarioError> {
         while self.queue.peek().is_some_and(|Reverse(job)| job.at < until) {
             let Reverse(job) = self.queue.pop().expect("peeked");
-            let command = match job.action {
+            let command = match *job.action {
                 Action::Run(command) => command,
                 Action::SealReview(review) => self.seal_command(review),
             };
