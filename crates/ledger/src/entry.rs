@@ -240,9 +240,14 @@ impl Event {
 
     /// Reads an event object, refusing anything §1 does not allow.
     pub fn from_value(value: &Value) -> Result<Self, EntryError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| member("event", "must be an object"))?;
+        Self::from_owned(value.clone())
+    }
+
+    /// Reads an event object it takes ownership of, without copying the payload.
+    pub fn from_owned(value: Value) -> Result<Self, EntryError> {
+        let Value::Object(mut obj) = value else {
+            return Err(member("event", "must be an object"));
+        };
         for key in obj.keys() {
             if !matches!(
                 key.as_str(),
@@ -258,9 +263,9 @@ impl Event {
                 return Err(EntryError::Unknown(format!("event.{key}")));
             }
         }
-        let meta = match obj.get("meta") {
+        let meta = match obj.swap_remove("meta") {
             None => Map::new(),
-            Some(Value::Object(m)) if !m.is_empty() => m.clone(),
+            Some(Value::Object(m)) if !m.is_empty() => m,
             Some(_) => {
                 return Err(member(
                     "event.meta",
@@ -268,6 +273,8 @@ impl Event {
                 ))
             }
         };
+        let data = obj.swap_remove("data");
+        let obj = &obj;
         let event = Self {
             stream: get_str(obj, "stream", "event.stream")?.to_owned(),
             version: get_u64(obj, "version", "event.version")?,
@@ -275,8 +282,8 @@ impl Event {
             schema: get_u64(obj, "schema", "event.schema")?,
             occurred_at: get_time(obj, "occurred_at", "event.occurred_at")?,
             actor: get_str(obj, "actor", "event.actor")?.to_owned(),
-            data: match obj.get("data") {
-                Some(Value::Object(m)) => m.clone(),
+            data: match data {
+                Some(Value::Object(m)) => m,
                 Some(_) => return Err(member("event.data", "must be an object")),
                 None => return Err(member("event.data", "is missing")),
             },
@@ -459,9 +466,14 @@ impl Entry {
 
     /// Reads an entry object, refusing anything §1 does not allow.
     pub fn from_value(value: &Value) -> Result<Entry, EntryError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| member("entry", "must be an object"))?;
+        Self::from_owned(value.clone())
+    }
+
+    /// Reads an entry object it takes ownership of, without copying the payload.
+    pub fn from_owned(value: Value) -> Result<Entry, EntryError> {
+        let Value::Object(mut obj) = value else {
+            return Err(member("entry", "must be an object"));
+        };
         for key in obj.keys() {
             if !matches!(
                 key.as_str(),
@@ -479,6 +491,8 @@ impl Entry {
                 return Err(EntryError::Unknown(key.clone()));
             }
         }
+        let event = obj.swap_remove("event").unwrap_or(Value::Null);
+        let obj = &obj;
         let format = get_str(obj, "format", "format")?;
         if format != ENTRY_FORMAT {
             return Err(member(
@@ -506,7 +520,7 @@ impl Entry {
             seq: get_u64(obj, "seq", "seq")?,
             prev: get_hash(obj, "prev", "prev")?,
             recorded_at: get_time(obj, "recorded_at", "recorded_at")?,
-            event: Event::from_value(obj.get("event").unwrap_or(&Value::Null))?,
+            event: Event::from_owned(event)?,
             attestation,
             signer: get_key(obj, "signer", "signer")?,
             hash: get_hash(obj, "hash", "hash")?,

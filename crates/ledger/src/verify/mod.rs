@@ -7,7 +7,7 @@
 
 mod work;
 
-use crate::entry::{ChainHash, Entry, ZERO_HASH};
+use crate::entry::{ChainHash, ZERO_HASH};
 use crate::keys::{KeyChange, KeyRegistry, Purpose};
 use crate::merkle::{self, Frontier, Hash, NodeId};
 use crate::note::SignedCheckpoint;
@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::mpsc;
-use work::{Done, Input, Pool};
+use work::{Done, Input, Pool, Summary};
 
 /// Violations kept in a report; past this only the count grows, so that a wholly corrupt
 /// ledger cannot exhaust memory.
@@ -337,13 +337,13 @@ impl Verifier {
         }
     }
 
-    fn check_entry(&mut self, entry: &Entry) {
+    fn check_entry(&mut self, entry: &Summary) {
         let seq = self.next_seq;
         self.check_position(entry, seq);
         self.check_signer(entry, seq);
         self.check_stream(entry, seq);
         self.check_attestation(entry, seq);
-        if let Ok(Some(change)) = KeyChange::from_event(&entry.event) {
+        if let Ok(Some(change)) = &entry.key_change {
             change.apply(&mut self.registry, seq);
         }
         self.prev = entry.hash;
@@ -353,7 +353,7 @@ impl Verifier {
         self.check_due_checkpoints();
     }
 
-    fn check_position(&mut self, entry: &Entry, seq: u64) {
+    fn check_position(&mut self, entry: &Summary, seq: u64) {
         if entry.seq != seq {
             self.violation(
                 Some(seq),
@@ -388,18 +388,18 @@ impl Verifier {
         self.last_recorded_at = Some(entry.recorded_at);
     }
 
-    fn check_signer(&mut self, entry: &Entry, seq: u64) {
+    fn check_signer(&mut self, entry: &Summary, seq: u64) {
         if seq == 0 {
-            match KeyChange::from_event(&entry.event) {
+            match &entry.key_change {
                 Ok(Some(KeyChange::Genesis { name, root_key })) => {
-                    if root_key != entry.signer {
+                    if *root_key != entry.signer {
                         self.violation(
                             Some(0),
                             Rule::Signature,
                             "genesis is not signed by its root key",
                         );
                     }
-                    if name != entry.ledger {
+                    if *name != entry.ledger {
                         self.violation(
                             Some(0),
                             Rule::Format,
@@ -412,7 +412,7 @@ impl Verifier {
                     Rule::Format,
                     "seq 0 is not a ledger.created genesis",
                 ),
-                Err(e) => self.violation(Some(0), Rule::Format, e),
+                Err(e) => self.violation(Some(0), Rule::Format, e.clone()),
             }
         } else if !self.registry.allows(&entry.signer, seq, Purpose::Entry) {
             let msg = format!("signer {} is not active for entries", entry.signer);
@@ -420,27 +420,30 @@ impl Verifier {
         }
     }
 
-    fn check_stream(&mut self, entry: &Entry, seq: u64) {
-        let stream = entry.event.stream();
+    fn check_stream(&mut self, entry: &Summary, seq: u64) {
+        let stream = &entry.stream;
         let before = self.versions.get(stream).copied().unwrap_or(0);
-        if entry.event.version() != before + 1 {
+        if entry.version != before + 1 {
             let msg = format!(
                 "{stream} version {} does not follow {before}",
-                entry.event.version()
+                entry.version
             );
             self.violation(Some(seq), Rule::Version, msg);
         }
-        self.versions
-            .insert(stream.to_owned(), entry.event.version());
+        match self.versions.get_mut(stream) {
+            Some(v) => *v = entry.version,
+            None => {
+                self.versions.insert(stream.clone(), entry.version);
+            }
+        }
     }
 
-    fn check_attestation(&mut self, entry: &Entry, seq: u64) {
-        let key_change = KeyChange::from_event(&entry.event);
-        if let Err(e) = &key_change {
+    fn check_attestation(&mut self, entry: &Summary, seq: u64) {
+        if let Err(e) = &entry.key_change {
             self.violation(Some(seq), Rule::Format, e.clone());
         }
-        let is_key_change = matches!(key_change, Ok(Some(_)));
-        let Some(att) = &entry.attestation else {
+        let is_key_change = matches!(entry.key_change, Ok(Some(_)));
+        let Some(key) = &entry.attester else {
             if is_key_change {
                 self.violation(
                     Some(seq),
@@ -451,17 +454,12 @@ impl Verifier {
             return;
         };
         let allowed = if is_key_change {
-            seq == 0 && Some(&att.key) == Some(&entry.signer)
-                || self.registry.allows(&att.key, seq, Purpose::Admin)
+            seq == 0 && *key == entry.signer || self.registry.allows(key, seq, Purpose::Admin)
         } else {
-            self.registry.may_attest(&att.key, seq, entry.event.actor())
+            self.registry.may_attest(key, seq, &entry.actor)
         };
         if !allowed {
-            let msg = format!(
-                "key {} may not attest this event of {}",
-                att.key,
-                entry.event.actor()
-            );
+            let msg = format!("key {key} may not attest this event of {}", entry.actor);
             self.violation(Some(seq), Rule::Attestation, msg);
         }
     }

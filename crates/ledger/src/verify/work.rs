@@ -3,8 +3,10 @@
 //! time, while the walk applies the sequential rules to the chunks already checked.
 
 use super::Rule;
-use crate::entry::{self, Entry};
+use crate::entry::{self, ChainHash, Entry};
+use crate::keys::{KeyChange, PublicKey};
 use crate::store::Row;
+use crate::time::Timestamp;
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -19,10 +21,46 @@ pub(super) enum Input {
     Bad(String),
 }
 
+/// What the sequential rules need of an entry: small, so that a chunk's payloads are freed on
+/// the thread that parsed them.
+pub(super) struct Summary {
+    pub(super) seq: u64,
+    pub(super) ledger: String,
+    pub(super) prev: ChainHash,
+    pub(super) hash: ChainHash,
+    pub(super) recorded_at: Timestamp,
+    pub(super) signer: PublicKey,
+    pub(super) attester: Option<PublicKey>,
+    pub(super) stream: String,
+    pub(super) version: u64,
+    pub(super) actor: String,
+    /// The key change the entry carries, if it is a genesis or key event.
+    pub(super) key_change: Result<Option<KeyChange>, String>,
+}
+
+impl Summary {
+    fn of(entry: Entry) -> Self {
+        let key_change = KeyChange::from_event(&entry.event);
+        Self {
+            seq: entry.seq,
+            prev: entry.prev,
+            hash: entry.hash,
+            recorded_at: entry.recorded_at,
+            signer: entry.signer,
+            attester: entry.attestation.map(|a| a.key),
+            stream: entry.event.stream().to_owned(),
+            version: entry.event.version(),
+            actor: entry.event.actor().to_owned(),
+            key_change,
+            ledger: entry.ledger,
+        }
+    }
+}
+
 /// What the per-entry checks found.
 pub(super) struct Checked {
     /// The entry, when it could be read.
-    pub(super) entry: Option<Entry>,
+    pub(super) entry: Option<Summary>,
     /// Broken rules, for the entry's seq.
     pub(super) problems: Vec<(Rule, String)>,
 }
@@ -76,8 +114,23 @@ fn check_one(pos: u64, item: usize, input: Input, sigs: &mut Vec<SigCheck>) -> C
             }
         }
     };
-    let (entry, raw) = match Entry::parse_line(&line) {
-        Ok(ok) => ok,
+    // The checks on the object as read come first; then it is taken apart, without copies,
+    // for the typed fields.
+    if line.len() > entry::ENTRY_LINE_BYTES_MAX {
+        problems.push((
+            Rule::Format,
+            format!(
+                "unreadable entry: {}",
+                entry::EntryError::LineTooLong(line.len())
+            ),
+        ));
+        return Checked {
+            entry: None,
+            problems,
+        };
+    }
+    let raw = match crate::canonical::parse_strict(line.as_bytes()) {
+        Ok(raw) => raw,
         Err(e) => {
             problems.push((Rule::Format, format!("unreadable entry: {e}")));
             return Checked {
@@ -90,7 +143,19 @@ fn check_one(pos: u64, item: usize, input: Input, sigs: &mut Vec<SigCheck>) -> C
         let msg = "line differs from the stored layout of its own content";
         problems.push((Rule::Layout, msg.into()));
     }
-    match entry::entry_hash(&raw) {
+    let digest = raw.get("event").map(entry::event_digest);
+    let hash = entry::entry_hash(&raw);
+    let entry = match Entry::from_owned(raw) {
+        Ok(entry) => entry,
+        Err(e) => {
+            problems.push((Rule::Format, format!("unreadable entry: {e}")));
+            return Checked {
+                entry: None,
+                problems,
+            };
+        }
+    };
+    match hash {
         Ok(hash) if hash == entry.hash => {}
         Ok(hash) => problems.push((
             Rule::Hash,
@@ -98,12 +163,12 @@ fn check_one(pos: u64, item: usize, input: Input, sigs: &mut Vec<SigCheck>) -> C
         )),
         Err(e) => problems.push((Rule::Hash, e.to_string())),
     }
-    queue_signatures(item, &entry, &raw, sigs, &mut problems);
+    queue_signatures(item, &entry, digest, sigs, &mut problems);
     if let Some(row) = row {
         check_columns(pos, &row, &entry, &mut problems);
     }
     Checked {
-        entry: Some(entry),
+        entry: Some(Summary::of(entry)),
         problems,
     }
 }
@@ -111,7 +176,7 @@ fn check_one(pos: u64, item: usize, input: Input, sigs: &mut Vec<SigCheck>) -> C
 fn queue_signatures(
     item: usize,
     entry: &Entry,
-    raw: &serde_json::Value,
+    digest: Option<Result<[u8; 32], entry::EntryError>>,
     sigs: &mut Vec<SigCheck>,
     problems: &mut Vec<(Rule, String)>,
 ) {
@@ -125,7 +190,7 @@ fn queue_signatures(
     let Some(att) = &entry.attestation else {
         return;
     };
-    match entry::event_digest(&raw["event"]) {
+    match digest.unwrap_or(Err(entry::EntryError::Unknown("event".into()))) {
         Ok(digest) => sigs.push(SigCheck {
             item,
             rule: Rule::Attestation,
