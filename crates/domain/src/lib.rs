@@ -46,6 +46,9 @@
 //!   [`Sms::decide`]`(Command, &Actor, Timestamp) -> Result<Vec<Envelope>, Rejection>`
 //!   (versions follow the stream's; append them with expected version
 //!   `stream(..).version()`), [`Sms::execute`] (decide and apply).
+//! * Commands as JSON, for the API and CLI: [`Command::from_json`]`(&StreamId, &Value)` reads
+//!   `{"action": "assess", "data": {...}}` (each kind's command enum, snake_case);
+//!   [`Command::to_json`] writes it; [`command_schemas`] gives their JSON Schemas.
 //! * [`Timestamp`]: microseconds since the epoch, parsed and printed only as
 //!   `YYYY-MM-DDTHH:MM:SS.ffffffZ`. Value types ([`RecordId`], [`StreamId`], [`Actor`],
 //!   [`Role`], [`Text`], [`Code`], [`Decimal`], [`Digest`]) validate on construction.
@@ -167,5 +170,5 @@ pub use ids::{
 pub use kinds::*;
 pub use rejection::{Rejection, Result};
 pub use sms::Sms;
-pub use state::{decide, evolve, Body, Command, StreamState};
+pub use state::{command_schemas, decide, evolve, Body, Command, StreamState};
 pub use time::{Timestamp, TimestampError, TIMESTAMP_PATTERN};

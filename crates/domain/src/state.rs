@@ -64,6 +64,28 @@ macro_rules! kinds {
             pub fn stream(&self) -> StreamId {
                 match self { $(Command::$variant(id, _) => StreamId::new(StreamKind::$variant, id.clone()),)* }
             }
+
+            /// Reads a command for `stream` from its JSON form, `{"action": "assess", "data": {...}}`
+            /// (the kind's command enum, adjacently tagged, snake_case).
+            pub fn from_json(stream: &StreamId, value: &serde_json::Value) -> Result<Command, serde_json::Error> {
+                let id = stream.id().clone();
+                match stream.kind() {
+                    $(StreamKind::$variant => {
+                        <$cmd as serde::Deserialize>::deserialize(value).map(|c| Command::$variant(id, c))
+                    })*
+                }
+            }
+
+            /// The command's JSON form (without its stream), as [`Command::from_json`] reads it.
+            pub fn to_json(&self) -> serde_json::Value {
+                // Commands are plain data with string keys; serialization cannot fail.
+                match self { $(Command::$variant(_, c) => serde_json::to_value(c),)* }.expect("commands serialize")
+            }
+        }
+
+        /// The JSON Schema of each stream kind's commands, for API documentation.
+        pub fn command_schemas() -> Vec<(StreamKind, schemars::schema::RootSchema)> {
+            vec![$((StreamKind::$variant, schemars::schema_for!($cmd)),)*]
         }
 
         fn dispatch(state: &StreamState, command: Command, ctx: &Context<'_>) -> Result<Vec<Event>> {

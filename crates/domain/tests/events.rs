@@ -323,3 +323,28 @@ fn a_gap_assessment_computes_readiness_exactly() {
     );
     assert_eq!(done[0].event.data()["readiness_percent"], "41.66");
 }
+
+#[test]
+fn commands_read_from_their_json_form() {
+    let stream = StreamId::parse("risk/R-0007").unwrap();
+    let json = json!({"action": "assess", "data": {"likelihood": 4, "impact": 5, "matrix": "default", "rationale": "history"}});
+    let cmd = Command::from_json(&stream, &json).unwrap();
+    assert_eq!(cmd, risk("R-0007", RiskCommand::Assess(rate(4, 5))));
+    assert_eq!(cmd.to_json(), json);
+    let ack = Command::from_json(
+        &StreamId::parse("policy/POL-1").unwrap(),
+        &json!({"action": "acknowledge"}),
+    )
+    .unwrap();
+    assert_eq!(ack, policy("POL-1", PolicyCommand::Acknowledge));
+    for bad in [
+        json!({"action": "explode"}),
+        json!({"action": "assess", "data": {"likelihood": 4.5, "impact": 5, "matrix": "default", "rationale": "r"}}),
+        json!({"action": "assess", "data": {"likelihood": 4, "impact": 5, "matrix": "default", "rationale": "r", "x": 1}}),
+        json!({"action": "assess"}),
+    ] {
+        assert!(Command::from_json(&stream, &bad).is_err(), "{bad}");
+    }
+    let kinds: Vec<StreamKind> = command_schemas().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, StreamKind::ALL);
+}

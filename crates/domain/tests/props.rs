@@ -198,6 +198,8 @@ proptest! {
             let actor = who(&w, s.who);
             let cmd = command(&w, s, now);
             let stream = cmd.stream();
+            // Commands travel as JSON from the API and CLI; the form round-trips.
+            prop_assert_eq!(&Command::from_json(&stream, &cmd.to_json()).unwrap(), &cmd);
             let before = w.sms.stream(&stream).cloned().unwrap_or_default();
             match w.sms.decide(cmd, &actor, now) {
                 Ok(envelopes) => {

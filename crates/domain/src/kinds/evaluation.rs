@@ -94,7 +94,15 @@ payload! {
 }
 
 /// Commands on an `audit` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum AuditCommand {
     /// Plan it.
     Plan(AuditPlanned),
@@ -281,7 +289,15 @@ payload! {
 }
 
 /// Commands on an `assessment` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum AssessmentCommand {
     /// Start it.
     Start(AssessmentStarted),
@@ -448,7 +464,15 @@ payload! {
 }
 
 /// Commands on a `review` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ReviewCommand {
     /// Schedule it.
     Schedule(ReviewScheduled),

@@ -58,7 +58,15 @@ payload! {
 }
 
 /// Commands on a `nonconformity` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum NonconformityCommand {
     /// Raise it.
     Raise(NonconformityRaised),
@@ -213,7 +221,15 @@ payload! {
 }
 
 /// Commands on a `corrective_action` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum CorrectiveActionCommand {
     /// Plan it.
     Plan(CorrectiveActionPlanned),
@@ -389,7 +405,15 @@ payload! {
 }
 
 /// Commands on an `improvement` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ImprovementCommand {
     /// Record it.
     Record(ImprovementRecorded),

@@ -56,7 +56,15 @@ payload! {
 }
 
 /// Commands on a `policy` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum PolicyCommand {
     /// Draft it.
     Draft(PolicyDrafted),
@@ -243,7 +251,15 @@ payload! {
 }
 
 /// Commands on a `role` stream; the stream id is the role name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum RoleCommand {
     /// Define the role.
     Define(RoleDefined),

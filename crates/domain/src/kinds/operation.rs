@@ -73,7 +73,15 @@ payload! {
 }
 
 /// Commands on a `control` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ControlCommand {
     /// Define it.
     Define(ControlDefined),
@@ -214,7 +222,15 @@ payload! {
 }
 
 /// Commands on a `supplier` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum SupplierCommand {
     /// Onboard it.
     Onboard(SupplierOnboarded),
@@ -462,7 +478,15 @@ payload! {
 }
 
 /// Commands on a `plan` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum PlanCommand {
     /// Approve a revision (the first, or the revised one).
     Approve(PlanApproved),
@@ -652,7 +676,15 @@ payload! {
 }
 
 /// Commands on an `incident` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum IncidentCommand {
     /// Report it.
     Report(IncidentReported),

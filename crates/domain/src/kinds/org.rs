@@ -43,7 +43,15 @@ payload! {
 }
 
 /// Commands on an `issue` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum IssueCommand {
     /// Record a new issue.
     Record(IssueRecorded),
@@ -113,7 +121,15 @@ payload! {
 }
 
 /// Commands on a `party` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum PartyCommand {
     /// Record the party.
     Record(PartyRecorded),
@@ -179,7 +195,15 @@ payload! {
 }
 
 /// Commands on an `obligation` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ObligationCommand {
     /// Record it.
     Record(ObligationRecorded),
@@ -272,7 +296,15 @@ payload! {
 }
 
 /// Commands on a `scope` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ScopeCommand {
     /// Define the scope.
     Define(ScopeStatement),

@@ -88,7 +88,15 @@ payload! {
 }
 
 /// Commands on an `objective` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ObjectiveCommand {
     /// Set it.
     Set(ObjectiveSet),
@@ -255,7 +263,15 @@ payload! {
 }
 
 /// Commands on a `change` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ChangeCommand {
     /// Propose it.
     Propose(ChangeProposed),

@@ -112,7 +112,15 @@ impl MatrixDefined {
 }
 
 /// Commands on a `matrix` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum MatrixCommand {
     /// Define (or redefine) the matrix.
     Define(MatrixDefined),
@@ -303,7 +311,10 @@ payload! {
 }
 
 /// A likelihood and impact as commanded; the domain computes score and band.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Rate {
     /// Likelihood.
     pub likelihood: u32,
@@ -316,7 +327,15 @@ pub struct Rate {
 }
 
 /// Commands on a `risk` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum RiskCommand {
     /// Identify it.
     Identify(RiskIdentified),

@@ -28,7 +28,15 @@ payload! {
 }
 
 /// Commands on a `competence` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum CompetenceCommand {
     /// Require it.
     Require(CompetenceRequired),
@@ -100,7 +108,15 @@ payload! {
 }
 
 /// Commands on a `person` stream (the id names the person).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum PersonCommand {
     /// Record completed training.
     CompleteTraining(TrainingCompleted),
@@ -218,7 +234,15 @@ payload! {
 }
 
 /// Commands on a `communication` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum CommunicationCommand {
     /// Log a communication.
     Send(CommunicationSent),
@@ -292,7 +316,15 @@ payload! {
 }
 
 /// Commands on a `document` stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    tag = "action",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum DocumentCommand {
     /// Issue a revision.
     Issue(DocumentIssued),
