@@ -74,7 +74,8 @@ impl<'a> Context<'a> {
     pub fn actor(&self) -> &Actor {
         self.actor
     }
-    /// The roles the actor holds at `occurred_at`.
+    /// The roles the actor holds ([`crate::Sms::context`] supplies those granted by the
+    /// `role.*` events folded so far).
     pub fn roles(&self) -> &[Role] {
         self.roles
     }
