@@ -128,15 +128,16 @@ impl Ledger {
             path: dir.to_owned(),
             reason: e.to_string(),
         };
-        std::fs::create_dir_all(dir.join("keys")).map_err(data_dir_err)?;
         let root = SecretKey::generate();
         let node = SecretKey::generate();
+        // Built first: it checks the name and actor, so bad options leave nothing behind.
+        let mut sealer = GenesisSealer::new(&options.name, &options.actor, &root, &node)?;
+        std::fs::create_dir_all(dir.join("keys")).map_err(data_dir_err)?;
         let (root_file, node_file) = (dir.join(ROOT_KEY_FILE), dir.join(NODE_KEY_FILE));
         root.write_pem(&root_file, options.root_passphrase.as_deref())?;
         node.write_pem(&node_file, None)?;
         let store = SqliteStore::open(&db_path, true).await?;
         store.init_meta("name", &options.name).await?;
-        let mut sealer = GenesisSealer::new(&options.name, &options.actor, &root, &node)?;
         store.append(&mut sealer).await?;
         store.close().await;
         tracing::info!(ledger = %options.name, "ledger created");

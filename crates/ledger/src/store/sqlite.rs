@@ -90,22 +90,41 @@ fn describe_open_error(e: &sqlx::Error) -> String {
 }
 
 fn row_from(r: &SqliteRow) -> Result<Row> {
-    let hash: Vec<u8> = r.get("hash");
-    let hash = <[u8; 32]>::try_from(hash.as_slice())
-        .map_err(|_| StoreError::Damaged("entries.hash is not 32 bytes".into()))?;
-    let non_negative = |name: &'static str, v: i64| {
-        u64::try_from(v).map_err(|_| StoreError::Damaged(format!("entries.{name} is negative")))
+    let int = |name: &'static str| -> Result<i64> {
+        r.try_get::<i64, _>(name)
+            .map_err(|_| StoreError::Damaged(format!("entries.{name} is not an integer")))
     };
+    let seq = int("seq")?;
+    let damaged = |what: &str| StoreError::Damaged(format!("seq {seq}: {what}"));
+    let non_negative = |name: &'static str| -> Result<u64> {
+        u64::try_from(int(name)?).map_err(|_| damaged(&format!("{name} is negative")))
+    };
+    let hash: Vec<u8> = r
+        .try_get("hash")
+        .map_err(|_| damaged("hash is not a blob"))?;
+    let hash = <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| damaged("hash is not 32 bytes"))?;
     Ok(Row {
-        seq: non_negative("seq", r.get("seq"))?,
+        seq: non_negative("seq")?,
         hash: ChainHash(hash),
-        stream: r.get("stream"),
-        version: non_negative("version", r.get("version"))?,
-        event_type: r.get("type"),
-        recorded_at_micros: r.get("recorded_at"),
-        occurred_at_micros: r.get("occurred_at"),
-        line: r.get("line"),
+        stream: text(r, "stream"),
+        version: non_negative("version")?,
+        event_type: text(r, "type"),
+        recorded_at_micros: int("recorded_at")?,
+        occurred_at_micros: int("occurred_at")?,
+        line: text(r, "line"),
     })
+}
+
+/// A text column as stored; bytes that are not UTF-8 are replaced, so that the verifier names
+/// the damaged entry instead of the read failing.
+fn text(r: &SqliteRow, name: &str) -> String {
+    match r.try_get::<String, _>(name) {
+        Ok(text) => text,
+        Err(_) => r
+            .try_get::<Vec<u8>, _>(name)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default(),
+    }
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -113,11 +132,17 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+const HEAD_SQL: &str = "SELECT seq, hash, recorded_at FROM entries ORDER BY seq DESC LIMIT 1";
+
 async fn read_head(conn: &mut SqliteConnection) -> Result<Head> {
-    let row = sqlx::query("SELECT seq, hash, recorded_at FROM entries ORDER BY seq DESC LIMIT 1")
+    let row = sqlx::query(HEAD_SQL)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db("reading the head"))?;
+    head_from(row.as_ref())
+}
+
+fn head_from(row: Option<&SqliteRow>) -> Result<Head> {
     let Some(row) = row else {
         return Ok(Head {
             size: 0,
