@@ -401,9 +401,20 @@ async fn init_with_a_bad_actor_or_name_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     for (name, actor) in [("acme.example/sms", "root"), ("acme example", "user:ceo")] {
         let data = dir.path().join("data");
-        let options = InitOptions { name: name.into(), actor: actor.into(), root_passphrase: None };
+        let options = InitOptions {
+            name: name.into(),
+            actor: actor.into(),
+            root_passphrase: None,
+        };
         let err = Ledger::init(&data, &options).await.unwrap_err();
-        assert!(err.to_string().contains(if actor == "root" { "event.actor" } else { "ledger" }), "{err}");
+        assert!(
+            err.to_string().contains(if actor == "root" {
+                "event.actor"
+            } else {
+                "ledger"
+            }),
+            "{err}"
+        );
         assert!(!data.exists(), "{name} {actor}: a directory was created");
     }
 }
