@@ -130,12 +130,40 @@ impl<'a> Context<'a> {
         record: &Subject,
         link: &StreamId,
     ) -> Result<(), Rejection> {
-        match self.facts.stream(link) {
-            Some(state) if !state.is_empty() => Ok(()),
-            _ => Err(Rejection::LinkMissing {
+        self.linked(record, link).map(|_| ())
+    }
+
+    /// The state of a record the command links to: it must exist and must not have been
+    /// created after this command's `occurred_at`.
+    pub(crate) fn linked(
+        &self,
+        record: &Subject,
+        link: &StreamId,
+    ) -> Result<&'a StreamState, Rejection> {
+        let state = self.facts.stream(link).filter(|s| !s.is_empty());
+        let state = state.ok_or_else(|| Rejection::LinkMissing {
+            record: record.clone(),
+            link: link.subject(),
+        })?;
+        self.not_before(record, link, state.first_occurred_at())?;
+        Ok(state)
+    }
+
+    /// Refuses when `linked_at` (a time of the record at `link`) lies after this command.
+    pub(crate) fn not_before(
+        &self,
+        record: &Subject,
+        link: &StreamId,
+        linked_at: Option<Timestamp>,
+    ) -> Result<(), Rejection> {
+        match linked_at {
+            Some(linked_at) if linked_at > self.occurred_at => Err(Rejection::PrecedesLink {
                 record: record.clone(),
                 link: link.subject(),
+                at: self.occurred_at,
+                linked_at,
             }),
+            _ => Ok(()),
         }
     }
 }

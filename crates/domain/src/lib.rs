@@ -69,7 +69,10 @@
 //! [`Rejection::NotFound`]; `occurred_at` before the stream's latest event →
 //! [`Rejection::TimeRunsBackwards`]. Authority comes from `role.assigned` events:
 //! [`Rejection::Unauthorized`] wherever a role is required. Dates a command sets (due,
-//! expiry, validity) must lie after it → [`Rejection::DateNotAfter`].
+//! expiry, validity) must lie after it → [`Rejection::DateNotAfter`]. A record linked to must
+//! exist (`LinkMissing`) and not date from after the command (`PrecedesLink`): an action is not
+//! planned before its nonconformity, a closure not before the verification it relies on, an
+//! assessment not on a matrix defined later.
 //!
 //! | clause | streams | module | rules (rejection) |
 //! |---|---|---|---|

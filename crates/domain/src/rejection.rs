@@ -54,6 +54,19 @@ pub enum Rejection {
         /// The time of the stream's latest event.
         previous: Timestamp,
     },
+    /// A follow-up cannot precede what it follows in another stream (a corrective action
+    /// planned before its nonconformity was raised, a closure before the verification).
+    #[error("{record}: occurred_at {at} precedes {link}, which dates from {linked_at}")]
+    PrecedesLink {
+        /// The record.
+        record: Subject,
+        /// The record it follows.
+        link: Subject,
+        /// The command's time.
+        at: Timestamp,
+        /// When the linked record was created, or last changed when its latest state matters.
+        linked_at: Timestamp,
+    },
     /// A due date, expiry or validity end must lie after the event that sets it.
     #[error("{record}: {field} {date} must be after occurred_at {at}")]
     DateNotAfter {

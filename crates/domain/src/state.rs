@@ -182,6 +182,7 @@ fn run<K: Kind>(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamState {
     version: u64,
+    first_occurred_at: Option<Timestamp>,
     last_occurred_at: Option<Timestamp>,
     body: Body,
 }
@@ -191,6 +192,10 @@ impl StreamState {
     /// expects this version.
     pub fn version(&self) -> u64 {
         self.version
+    }
+    /// When the first event happened: records linking to this one may not precede it.
+    pub fn first_occurred_at(&self) -> Option<Timestamp> {
+        self.first_occurred_at
     }
     /// When the latest event happened; later commands may not precede it.
     pub fn last_occurred_at(&self) -> Option<Timestamp> {
@@ -224,9 +229,7 @@ pub fn decide(state: &StreamState, command: Command, ctx: &Context<'_>) -> Resul
 /// event happened (a containment cannot precede its incident; a screening ages) and the
 /// ledger keeps that time in the envelope, not in the payload.
 pub fn evolve(mut state: StreamState, envelope: &Envelope) -> StreamState {
-    apply_body(&mut state.body, envelope);
-    state.version = envelope.version;
-    state.last_occurred_at = state.last_occurred_at.max(Some(envelope.occurred_at));
+    evolve_in_place(&mut state, envelope);
     state
 }
 
@@ -234,5 +237,7 @@ pub fn evolve(mut state: StreamState, envelope: &Envelope) -> StreamState {
 pub(crate) fn evolve_in_place(state: &mut StreamState, envelope: &Envelope) {
     apply_body(&mut state.body, envelope);
     state.version = envelope.version;
-    state.last_occurred_at = state.last_occurred_at.max(Some(envelope.occurred_at));
+    let at = envelope.occurred_at;
+    state.first_occurred_at = Some(state.first_occurred_at.map_or(at, |first| first.min(at)));
+    state.last_occurred_at = state.last_occurred_at.max(Some(at));
 }

@@ -814,6 +814,43 @@ fn rules() -> Vec<Case> {
             Rejection::InvalidState { .. }
         ),
         case!(
+            "an action cannot be planned before its nonconformity was raised",
+            |w| {
+                let sm = w.cast.sm.clone();
+                w.ok(&sm, 5, nc("NC-1", nc_raised()));
+                w.ok(&sm, 6, nc("NC-1", root_cause()));
+                w.refuse(&sm, 3, ca("CA-1", ca_planned("NC-1", day(40), &sm)))
+            },
+            Rejection::PrecedesLink { .. }
+        ),
+        case!(
+            "a nonconformity closes after its action was verified",
+            |w| {
+                completed_ca(w);
+                let (sm, auditor) = (w.cast.sm.clone(), w.cast.auditor.clone());
+                w.ok(&auditor, 12, ca("CA-1", ca_verified(true)));
+                w.refuse(&sm, 11, nc("NC-1", nc_close("CA-1")))
+            },
+            Rejection::PrecedesLink { .. }
+        ),
+        case!(
+            "an assessment uses the matrix in force when it was made",
+            |w| {
+                let (owner, sm) = (w.cast.owner.clone(), w.cast.sm.clone());
+                w.ok(&owner, 1, risk("R-1", risk_identified(&sm)));
+                w.ok(
+                    &sm,
+                    10,
+                    Command::Matrix(
+                        id("default"),
+                        MatrixCommand::Define(MatrixDefined::default_5x5()),
+                    ),
+                );
+                w.refuse(&owner, 5, risk("R-1", RiskCommand::Assess(rate(2, 2))))
+            },
+            Rejection::PrecedesLink { .. }
+        ),
+        case!(
             "a target improves on the baseline",
             |w| {
                 let sm = w.cast.sm.clone();

@@ -167,7 +167,10 @@ impl Kind for Nonconformity {
 /// found it effective.
 fn check_effective(rec: &Subject, action: &RecordId, ctx: &Context<'_>) -> Result<()> {
     let link = StreamId::new(StreamKind::CorrectiveAction, action.clone());
-    let Some(Body::CorrectiveAction(ca)) = ctx.facts().stream(&link).map(|s| s.body()) else {
+    let state = ctx.linked(rec, &link)?;
+    // The closure follows the verification, the action's latest event.
+    ctx.not_before(rec, &link, state.last_occurred_at())?;
+    let Body::CorrectiveAction(ca) = state.body() else {
         return Err(Rejection::LinkMissing {
             record: rec.clone(),
             link: link.subject(),
@@ -369,8 +372,8 @@ impl Kind for CorrectiveAction {
 /// cause identified before an action is planned.
 fn check_plan(rec: &Subject, p: &CorrectiveActionPlanned, ctx: &Context<'_>) -> Result<()> {
     let link = StreamId::new(StreamKind::Nonconformity, p.nonconformity.clone());
-    match ctx.facts().stream(&link).map(|s| s.body()) {
-        Some(Body::Nonconformity(nc)) if nc.exists() => {
+    match ctx.linked(rec, &link)?.body() {
+        Body::Nonconformity(nc) if nc.exists() => {
             if nc.is_closed() {
                 return Err(invalid(rec, "plan for its nonconformity", "closed"));
             }

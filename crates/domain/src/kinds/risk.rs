@@ -407,8 +407,10 @@ impl Risk {
 
     fn rate(&self, rec: &Subject, rate: &Rate, ctx: &Context<'_>) -> Result<Rating> {
         let link = StreamId::new(StreamKind::Matrix, rate.matrix.clone());
-        let found = ctx.facts().stream(&link).map(|s| s.body());
-        let Some(Body::Matrix(m)) = found else {
+        let state = ctx.linked(rec, &link)?;
+        // The definition in force is the latest; it must already be in force at occurred_at.
+        ctx.not_before(rec, &link, state.last_occurred_at())?;
+        let Body::Matrix(m) = state.body() else {
             return Err(Rejection::LinkMissing {
                 record: rec.clone(),
                 link: link.subject(),

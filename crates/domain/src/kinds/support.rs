@@ -205,10 +205,8 @@ impl Kind for Person {
 
 fn validity_days(rec: &Subject, competence: &RecordId, ctx: &Context<'_>) -> Result<u32> {
     let link = StreamId::new(StreamKind::Competence, competence.clone());
-    match ctx.facts().stream(&link).map(|s| s.body()) {
-        Some(Body::Competence(c)) if c.exists() => {
-            Ok(c.requirement().expect("exists").validity_days)
-        }
+    match ctx.linked(rec, &link)?.body() {
+        Body::Competence(c) if c.exists() => Ok(c.requirement().expect("exists").validity_days),
         _ => Err(Rejection::LinkMissing {
             record: rec.clone(),
             link: link.subject(),
