@@ -102,7 +102,8 @@ fn row_from(r: &SqliteRow) -> Result<Row> {
     let hash: Vec<u8> = r
         .try_get("hash")
         .map_err(|_| damaged("hash is not a blob"))?;
-    let hash = <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| damaged("hash is not 32 bytes"))?;
+    let hash =
+        <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| damaged("hash is not 32 bytes"))?;
     Ok(Row {
         seq: non_negative("seq")?,
         hash: ChainHash(hash),
