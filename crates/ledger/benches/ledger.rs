@@ -8,7 +8,7 @@
 //! - inclusion and consistency proofs from stored nodes at that size.
 //!
 //! `cargo bench -p custodia-ledger --bench ledger` (`CUSTODIA_BENCH_ENTRIES`, default 1,000,000,
-//! sets the size of the verified ledger).
+//! sets the size of the verified ledger; `CUSTODIA_BENCH_APPEND_ONLY=1` runs only the appends).
 
 use custodia_ledger::bundle;
 use custodia_ledger::entry::Event;
@@ -47,12 +47,21 @@ fn main() {
     println!("custodia ledger benchmark ({} cores)", cores());
     let sign_rate = raw_sign_rate();
     println!("baseline  raw Ed25519 signing, one core: {sign_rate:>10.0} sig/s");
-    for writers in [1usize, 16, 64] {
+    // CUSTODIA_BENCH_WRITERS=64 (a comma-separated list) measures only those writer counts.
+    let counts: Vec<usize> = std::env::var("CUSTODIA_BENCH_WRITERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|w| w.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64]);
+    for writers in counts {
         let rate = rt.block_on(append_rate(&dir.join(format!("w{writers}")), writers));
         println!(
             "append    {writers:>2} writers, synchronous=FULL:  {rate:>10.0} entries/s = {:.2}x signing",
             rate / sign_rate
         );
+    }
+    // CUSTODIA_BENCH_APPEND_ONLY=1 stops here (for profiling the write path).
+    if std::env::var_os("CUSTODIA_BENCH_APPEND_ONLY").is_some() {
+        return;
     }
     let data = dir.join("big");
     rt.block_on(fill(&data, entries));

@@ -529,6 +529,249 @@ impl Entry {
     }
 }
 
+/// An event with its canonical bytes written ahead of sealing, on the appending caller's task,
+/// split around `version` so that the writer can place it at a stream's next version by
+/// assembling bytes. In JCS `version` is the event's last member (its keys sort last); in the
+/// stored layout it is the second, after `stream`.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    event: Event,
+    /// JCS(event) up to and including `"version":`.
+    jcs_head: Vec<u8>,
+    /// The event's layout up to and including `"version": `.
+    layout_head: Vec<u8>,
+    /// The event's layout after the version's digits.
+    layout_tail: Vec<u8>,
+}
+
+impl PreparedEvent {
+    /// Writes the event's canonical pieces (the event passed every rule when it was built).
+    pub fn new(event: Event) -> Result<Self, EntryError> {
+        let value = event.to_value();
+        let jcs = canonical::jcs(&value)?;
+        let mut layout = Vec::with_capacity(jcs.len() + 64);
+        canonical::write_layout(&value, &mut layout)?;
+        let digits = event.version.to_string();
+        let jcs_tail = format!("\"version\":{digits}}}");
+        let mut layout_head = Vec::with_capacity(event.stream.len() + 32);
+        layout_head.extend_from_slice(b"{\"stream\": ");
+        canonical::write_string(&event.stream, &mut layout_head);
+        layout_head.extend_from_slice(b", \"version\": ");
+        let split_ok = jcs.ends_with(jcs_tail.as_bytes())
+            && layout.starts_with(&layout_head)
+            && layout[layout_head.len()..].starts_with(digits.as_bytes());
+        if !split_ok {
+            // Unreachable for events built by `Event`: its members are fixed.
+            return Err(member("event", "cannot be split around its version"));
+        }
+        let jcs_head = jcs[..jcs.len() - digits.len() - 1].to_vec();
+        let layout_tail = layout[layout_head.len() + digits.len()..].to_vec();
+        Ok(Self {
+            event,
+            jcs_head,
+            layout_head,
+            layout_tail,
+        })
+    }
+
+    /// The event.
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// The event, giving up the prepared bytes.
+    pub fn into_event(self) -> Event {
+        self.event
+    }
+
+    /// Places the event at another stream version. Only the version changes, so only its own
+    /// rule and the size limit are checked again.
+    pub fn set_version(&mut self, version: u64) -> Result<(), EntryError> {
+        if version == 0 || version > canonical::MAX_SAFE_INTEGER as u64 {
+            return Err(member("event.version", "must be an integer from 1"));
+        }
+        let size = self.layout_head.len() + decimal_len(version) + self.layout_tail.len();
+        if size > EVENT_BYTES_MAX {
+            return Err(EntryError::TooLarge(size));
+        }
+        self.event.version = version;
+        Ok(())
+    }
+
+    /// JCS(event) as it stands.
+    fn write_jcs(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.jcs_head);
+        push_decimal(out, self.event.version);
+        out.push(b'}');
+    }
+
+    /// The event digest (§3), as [`Event::digest`] computes it.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut bytes = Vec::with_capacity(EVENT_PREFIX.len() + self.jcs_head.len() + 24);
+        bytes.extend_from_slice(EVENT_PREFIX);
+        self.write_jcs(&mut bytes);
+        *blake3::hash(&bytes).as_bytes()
+    }
+}
+
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8; 32]) {
+    let mut hex = [0u8; 64];
+    // Cannot fail: the buffer is exactly twice the input.
+    let _ = hex::encode_to_slice(bytes, &mut hex);
+    out.extend_from_slice(&hex);
+}
+
+/// What every entry a writer seals shares: the ledger's name and the signer, written once.
+#[derive(Debug, Clone)]
+pub struct EntryAssembler {
+    ledger: String,
+    /// The ledger's name as a JSON string (the same in JCS and in the layout).
+    ledger_json: Vec<u8>,
+    signer: PublicKey,
+    signer_b64: String,
+}
+
+/// An entry hashed from prepared bytes, its line written up to `signer`; its signature completes
+/// it.
+#[derive(Debug, Clone)]
+pub struct HashedEntry {
+    /// The entry hash.
+    pub hash: ChainHash,
+    line: Vec<u8>,
+}
+
+impl EntryAssembler {
+    /// For entries of `ledger` sealed by `signer`.
+    pub fn new(ledger: &str, signer: PublicKey) -> Result<Self, EntryError> {
+        check_ledger_name(ledger)?;
+        let mut ledger_json = Vec::with_capacity(ledger.len() + 2);
+        canonical::write_string(ledger, &mut ledger_json);
+        Ok(Self {
+            ledger: ledger.to_owned(),
+            ledger_json,
+            signer_b64: signer.to_base64(),
+            signer,
+        })
+    }
+
+    /// The ledger's name.
+    pub fn ledger(&self) -> &str {
+        &self.ledger
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> PublicKey {
+        self.signer
+    }
+
+    /// Hashes the entry at `seq` after `prev` (§2) and writes its line up to `signer`, both from
+    /// the prepared bytes in one pass: the same bytes as [`Unsealed::hash_for`] and
+    /// [`Entry::to_line`]. `preimage` is scratch space.
+    pub fn hash(
+        &self,
+        seq: u64,
+        prev: &ChainHash,
+        recorded_at: Timestamp,
+        event: &PreparedEvent,
+        attestation: Option<&Attestation>,
+        preimage: &mut Vec<u8>,
+    ) -> HashedEntry {
+        let recorded_at = recorded_at.to_string();
+        let att = attestation.map(|a| (a.key.to_base64(), B64.encode(a.sig.to_bytes())));
+        // JCS: members sorted by key.
+        preimage.clear();
+        preimage.extend_from_slice(ENTRY_PREFIX);
+        preimage.push(b'{');
+        if let Some((key, sig)) = &att {
+            preimage.extend_from_slice(b"\"attestation\":{\"key\":\"");
+            preimage.extend_from_slice(key.as_bytes());
+            preimage.extend_from_slice(b"\",\"sig\":\"");
+            preimage.extend_from_slice(sig.as_bytes());
+            preimage.extend_from_slice(b"\"},");
+        }
+        preimage.extend_from_slice(b"\"event\":");
+        event.write_jcs(preimage);
+        preimage.extend_from_slice(b",\"format\":\"");
+        preimage.extend_from_slice(ENTRY_FORMAT.as_bytes());
+        preimage.extend_from_slice(b"\",\"ledger\":");
+        preimage.extend_from_slice(&self.ledger_json);
+        preimage.extend_from_slice(b",\"prev\":\"");
+        push_hex(preimage, &prev.0);
+        preimage.extend_from_slice(b"\",\"recorded_at\":\"");
+        preimage.extend_from_slice(recorded_at.as_bytes());
+        preimage.extend_from_slice(b"\",\"seq\":");
+        push_decimal(preimage, seq);
+        preimage.extend_from_slice(b",\"signer\":\"");
+        preimage.extend_from_slice(self.signer_b64.as_bytes());
+        preimage.extend_from_slice(b"\"}");
+        let hash = ChainHash(*blake3::hash(preimage).as_bytes());
+        // The layout: members in the order of §1.
+        let mut line = Vec::with_capacity(preimage.len() + 256);
+        line.extend_from_slice(b"{\"format\": \"");
+        line.extend_from_slice(ENTRY_FORMAT.as_bytes());
+        line.extend_from_slice(b"\", \"ledger\": ");
+        line.extend_from_slice(&self.ledger_json);
+        line.extend_from_slice(b", \"seq\": ");
+        push_decimal(&mut line, seq);
+        line.extend_from_slice(b", \"prev\": \"");
+        push_hex(&mut line, &prev.0);
+        line.extend_from_slice(b"\", \"recorded_at\": \"");
+        line.extend_from_slice(recorded_at.as_bytes());
+        line.extend_from_slice(b"\", \"event\": ");
+        line.extend_from_slice(&event.layout_head);
+        push_decimal(&mut line, event.event.version);
+        line.extend_from_slice(&event.layout_tail);
+        if let Some((key, sig)) = &att {
+            line.extend_from_slice(b", \"attestation\": {\"key\": \"");
+            line.extend_from_slice(key.as_bytes());
+            line.extend_from_slice(b"\", \"sig\": \"");
+            line.extend_from_slice(sig.as_bytes());
+            line.extend_from_slice(b"\"}");
+        }
+        line.extend_from_slice(b", \"signer\": \"");
+        line.extend_from_slice(self.signer_b64.as_bytes());
+        line.extend_from_slice(b"\", \"hash\": \"");
+        push_hex(&mut line, &hash.0);
+        line.extend_from_slice(b"\", \"sig\": \"");
+        HashedEntry { hash, line }
+    }
+}
+
+impl HashedEntry {
+    /// The stored line, given the signature over [`HashedEntry::hash`].
+    pub fn into_line(mut self, sig: &Signature) -> String {
+        self.line
+            .extend_from_slice(B64.encode(sig.to_bytes()).as_bytes());
+        self.line.extend_from_slice(b"\"}");
+        // Every piece is UTF-8: JSON text, hex and base64.
+        String::from_utf8(self.line).unwrap_or_default()
+    }
+}
+
 /// The stored layout of any JSON value, as one line.
 pub fn layout_line(value: &Value) -> String {
     let mut out = Vec::with_capacity(1024);
@@ -713,6 +956,114 @@ mod tests {
         assert_eq!(back, entry);
         assert_eq!(entry_hash(&raw).unwrap(), entry.hash);
         assert!(entry.signer.verify(&entry.hash.0, &entry.sig));
+    }
+
+    /// The writer's one-pass bytes must be exactly those of the reference functions.
+    #[test]
+    fn assembled_entries_have_the_reference_bytes() {
+        let key = SecretKey::from_seed(&[2; 32]);
+        let author = SecretKey::from_seed(&[5; 32]);
+        let t = Timestamp::parse("2026-03-01T09:55:00.000000Z").unwrap();
+        let data = serde_json::json!({
+            "title": "Quote \" back\\slash \n new line \u{1} é 😀",
+            "z": [1, -2, {"b": null, "a": true}],
+            "\u{e000}": "private", "😀": "astral", "a": "ascii",
+        });
+        let meta = serde_json::json!({"correlation": "c-1", "request": "r\t2"});
+        let plain = Event::new(
+            "risk/R-1",
+            3,
+            "risk.assessed",
+            1,
+            t,
+            "user:al ice",
+            Map::new(),
+        );
+        assert!(plain.is_err(), "actor with a space");
+        let events = [
+            Event::new("risk/R-1", 1, "risk.assessed", 1, t, "user:a", Map::new()).unwrap(),
+            Event::new(
+                "risk/R-1",
+                9,
+                "risk.assessed",
+                4,
+                t,
+                "user:a",
+                data.as_object().unwrap().clone(),
+            )
+            .unwrap()
+            .with_meta(meta.as_object().unwrap().clone())
+            .unwrap(),
+        ];
+        for ledger in ["acme.example/sms", r#"we"ird\name"#] {
+            let assembler = EntryAssembler::new(ledger, key.public()).unwrap();
+            for event in &events {
+                for version in [
+                    event.version(),
+                    1,
+                    10,
+                    123_456_789,
+                    canonical::MAX_SAFE_INTEGER as u64,
+                ] {
+                    let placed = event.clone().at_version(version).unwrap();
+                    let mut prepared = PreparedEvent::new(event.clone()).unwrap();
+                    prepared.set_version(version).unwrap();
+                    assert_eq!(prepared.event(), &placed);
+                    assert_eq!(prepared.digest(), placed.digest().unwrap());
+                    for attested in [false, true] {
+                        let attestation = attested.then(|| placed.attest(&author).unwrap());
+                        let unsealed = Unsealed {
+                            ledger: ledger.into(),
+                            seq: version % 1000,
+                            prev: ChainHash([7; 32]),
+                            recorded_at: Timestamp::parse("2026-03-01T10:00:01.234567Z").unwrap(),
+                            event: placed.clone(),
+                            attestation: attestation.clone(),
+                        };
+                        let mut scratch = Vec::new();
+                        let hashed = assembler.hash(
+                            unsealed.seq,
+                            &unsealed.prev,
+                            unsealed.recorded_at,
+                            &prepared,
+                            attestation.as_ref(),
+                            &mut scratch,
+                        );
+                        let entry = unsealed.seal(&key).unwrap();
+                        assert_eq!(hashed.hash, entry.hash);
+                        assert_eq!(hashed.into_line(&entry.sig), entry.to_line());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_prepared_event_keeps_the_version_rules() {
+        let t = Timestamp::parse("2026-03-01T09:55:00.000000Z").unwrap();
+        let event = Event::new("risk/R-1", 1, "risk.noted", 1, t, "user:a", Map::new()).unwrap();
+        let mut prepared = PreparedEvent::new(event).unwrap();
+        assert!(prepared.set_version(0).is_err());
+        assert!(prepared
+            .set_version(canonical::MAX_SAFE_INTEGER as u64 + 1)
+            .is_err());
+        assert_eq!(prepared.event().version(), 1);
+        // An event at the size limit cannot grow by a longer version.
+        let with_text = |text: String| {
+            let data = serde_json::json!({ "text": text });
+            let data = data.as_object().unwrap().clone();
+            Event::new("risk/R-1", 1, "risk.noted", 1, t, "user:a", data)
+        };
+        let mut layout = Vec::new();
+        canonical::write_layout(&with_text(String::new()).unwrap().to_value(), &mut layout)
+            .unwrap();
+        let big = with_text("x".repeat(EVENT_BYTES_MAX - layout.len())).unwrap();
+        let mut prepared = PreparedEvent::new(big.clone()).unwrap();
+        assert!(matches!(
+            prepared.set_version(10),
+            Err(EntryError::TooLarge(_))
+        ));
+        assert!(matches!(big.at_version(10), Err(EntryError::TooLarge(_))));
     }
 
     #[test]

@@ -1,12 +1,21 @@
 //! The single writer task: takes appends from a bounded queue and group-commits them. Each batch
 //! is checked (stream versions, key authority), chained, hashed, signed on every core, written
 //! in one durable transaction, and only then acknowledged, each caller with its seq and hash.
+//!
+//! What needs no ledger state is done on the caller's task, in parallel: the attestation check
+//! and the event's canonical bytes ([`PreparedEvent`]). The writer, inside the transaction, only
+//! places each event, assembles the entry's bytes, hashes them along the chain and signs.
 
-use crate::entry::{Attestation, ChainHash, Entry, EntryError, Event, Unsealed};
+use crate::entry::{
+    Attestation, ChainHash, Entry, EntryAssembler, EntryError, Event, HashedEntry, PreparedEvent,
+};
 use crate::keys::{KeyChange, KeyRegistry, Purpose, SecretKey, GENESIS_STREAM, KEYS_STREAM};
 use crate::merkle::Frontier;
-use crate::store::{Result as StoreResult, Row, SealedBatch, Sealer, Store, StoreError, TxView};
+use crate::store::{
+    Head, Result as StoreResult, Row, SealedBatch, Sealer, Store, StoreError, TxView,
+};
 use crate::time::Timestamp;
+use ed25519_dalek::Signature;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -102,8 +111,11 @@ impl Default for WriterConfig {
     }
 }
 
+/// An append as the writer receives it: checked and prepared on the caller's task.
 struct Pending {
-    request: AppendRequest,
+    event: PreparedEvent,
+    attestation: Option<Attestation>,
+    expect: Expect,
     reply: oneshot::Sender<Result<Receipt, AppendError>>,
 }
 
@@ -137,15 +149,32 @@ impl Writer {
     pub fn spawn(store: Arc<dyn Store>, state: WriterState, config: WriterConfig) -> Self {
         let (queue, rx) = mpsc::channel(config.queue_entries_max);
         let (committed, _) = broadcast::channel(config.broadcast_entries_max);
-        tokio::spawn(run(store, state, config, rx, committed.clone()));
+        let task = WriterTask {
+            assembler: EntryAssembler::new(&state.ledger, state.node_key.public()),
+            node_key: state.node_key,
+            registry: state.registry,
+            frontier: state.frontier,
+            versions: VersionCache::default(),
+            signers: SignPool::new(),
+            batch_max: config.batch_entries_max.max(1),
+        };
+        tokio::spawn(run(store, task, rx, committed.clone()));
         Self { queue, committed }
     }
 
     /// Appends one event; returns once it is durable.
     pub async fn append(&self, request: AppendRequest) -> Result<Receipt, AppendError> {
+        let event = PreparedEvent::new(request.event)?;
+        precheck(&event, request.attestation.as_ref(), request.expect)?;
         let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            event,
+            attestation: request.attestation,
+            expect: request.expect,
+            reply,
+        };
         self.queue
-            .send(Pending { request, reply })
+            .send(pending)
             .await
             .map_err(|_| AppendError::Closed)?;
         answer.await.map_err(|_| AppendError::Closed)?
@@ -157,63 +186,109 @@ impl Writer {
     }
 }
 
+/// Streams' current versions as of one head, kept between batches so that a batch reads only
+/// the versions of streams it has not seen. Valid only while the stored head is the one it was
+/// made at: another process appending moves the head, and the cache is dropped.
+#[derive(Default)]
+struct VersionCache {
+    head: Option<(u64, ChainHash)>,
+    versions: HashMap<String, u64>,
+}
+
+/// Streams remembered at most; beyond this the cache starts over.
+const CACHED_STREAMS_MAX: usize = 1 << 17;
+
+/// The writer task's state.
+struct WriterTask {
+    assembler: Result<EntryAssembler, EntryError>,
+    node_key: Arc<SecretKey>,
+    registry: KeyRegistry,
+    frontier: Frontier,
+    versions: VersionCache,
+    signers: SignPool,
+    batch_max: usize,
+}
+
 async fn run(
     store: Arc<dyn Store>,
-    mut state: WriterState,
-    config: WriterConfig,
+    mut task: WriterTask,
     mut rx: mpsc::Receiver<Pending>,
     committed: broadcast::Sender<Arc<Entry>>,
 ) {
-    let mut batch = Vec::with_capacity(config.batch_entries_max);
-    while rx.recv_many(&mut batch, config.batch_entries_max).await > 0 {
+    let mut batch = Vec::with_capacity(task.batch_max);
+    while rx.recv_many(&mut batch, task.batch_max).await > 0 {
         let pending = std::mem::take(&mut batch);
-        commit_batch(&*store, &mut state, pending, &committed).await;
+        commit_batch(&*store, &mut task, &mut rx, pending, &committed).await;
     }
 }
 
 async fn commit_batch(
     store: &dyn Store,
-    state: &mut WriterState,
+    task: &mut WriterTask,
+    rx: &mut mpsc::Receiver<Pending>,
     pending: Vec<Pending>,
     committed: &broadcast::Sender<Arc<Entry>>,
 ) {
-    let mut replies = Vec::with_capacity(pending.len());
-    let mut requests = Vec::with_capacity(pending.len());
-    for p in pending {
-        match precheck(&p.request) {
-            Ok(()) => {
-                requests.push(p.request);
-                replies.push(p.reply);
+    let assembler = match &task.assembler {
+        Ok(a) => a,
+        Err(e) => {
+            for p in pending {
+                let _ = p.reply.send(Err(AppendError::Entry(e.clone())));
             }
-            Err(e) => {
-                let _ = p.reply.send(Err(e));
-            }
+            return;
         }
-    }
-    if requests.is_empty() {
-        return;
-    }
+    };
     let mut sealer = BatchSealer {
-        ledger: &state.ledger,
-        node_key: &state.node_key,
-        registry: state.registry.clone(),
-        frontier: state.frontier.clone(),
-        requests,
+        assembler,
+        node_key: &task.node_key,
+        signers: &task.signers,
+        cache: &task.versions,
+        cache_valid: false,
+        rx,
+        batch_max: task.batch_max,
+        registry: task.registry.clone(),
+        frontier: task.frontier.clone(),
+        items: Vec::with_capacity(pending.len()),
+        replies: Vec::with_capacity(pending.len()),
+        placed: HashMap::new(),
         outcomes: Vec::new(),
         entries: Vec::new(),
+        head: None,
     };
-    match store.append(&mut sealer).await {
+    for p in pending {
+        sealer.take(p);
+    }
+    let result = store.append(&mut sealer).await;
+    let BatchSealer {
+        registry,
+        frontier,
+        replies,
+        outcomes,
+        entries,
+        placed,
+        head,
+        cache_valid,
+        ..
+    } = sealer;
+    match result {
         Ok(_) => {
-            state.registry = sealer.registry;
-            state.frontier = sealer.frontier;
-            for entry in sealer.entries {
+            task.registry = registry;
+            task.frontier = frontier;
+            let cache = &mut task.versions;
+            if !cache_valid || cache.versions.len() + placed.len() > CACHED_STREAMS_MAX {
+                cache.versions.clear();
+            }
+            cache.versions.extend(placed);
+            cache.head = head;
+            for entry in entries {
                 let _ = committed.send(Arc::new(entry));
             }
-            for (reply, outcome) in replies.into_iter().zip(sealer.outcomes) {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(outcome);
             }
         }
         Err(e) => {
+            task.versions = VersionCache::default();
             tracing::error!(error = %e, "append batch failed; nothing was acknowledged");
             let e = Arc::new(e);
             for reply in replies {
@@ -224,82 +299,114 @@ async fn commit_batch(
 }
 
 /// Checks that need no ledger state: attestation signatures, version handling.
-fn precheck(request: &AppendRequest) -> Result<(), AppendError> {
-    if request.event.stream() == GENESIS_STREAM {
+fn precheck(
+    event: &PreparedEvent,
+    attestation: Option<&Attestation>,
+    expect: Expect,
+) -> Result<(), AppendError> {
+    let stream = event.event().stream();
+    if stream == GENESIS_STREAM {
         return Err(AppendError::KeyChange(
             "ledger/genesis holds only the genesis entry".into(),
         ));
     }
-    let Some(att) = &request.attestation else {
-        if request.event.stream() == KEYS_STREAM {
+    let Some(att) = attestation else {
+        if stream == KEYS_STREAM {
             return Err(AppendError::KeyChange(
                 "a key change must be attested by an admin key".into(),
             ));
         }
         return Ok(());
     };
-    if request.expect == Expect::Next {
+    if expect == Expect::Next {
         return Err(AppendError::AttestedNext);
     }
-    if !att.key.verify(&request.event.digest()?, &att.sig) {
+    if !att.key.verify(&event.digest(), &att.sig) {
         return Err(AppendError::Attestation(format!(
             "signature by {} does not verify over the event",
             att.key
         )));
     }
-    if request.event.stream() == KEYS_STREAM {
-        KeyChange::from_event(&request.event).map_err(AppendError::KeyChange)?;
+    if stream == KEYS_STREAM {
+        KeyChange::from_event(event.event()).map_err(AppendError::KeyChange)?;
     }
     Ok(())
 }
 
+/// One append inside a batch.
+struct Item {
+    event: PreparedEvent,
+    attestation: Option<Attestation>,
+    expect: Expect,
+}
+
 struct BatchSealer<'a> {
-    ledger: &'a str,
-    node_key: &'a SecretKey,
+    assembler: &'a EntryAssembler,
+    node_key: &'a Arc<SecretKey>,
+    signers: &'a SignPool,
+    cache: &'a VersionCache,
+    /// Whether `cache` holds the versions as of the head read in this transaction.
+    cache_valid: bool,
+    rx: &'a mut mpsc::Receiver<Pending>,
+    batch_max: usize,
     registry: KeyRegistry,
     frontier: Frontier,
-    requests: Vec<AppendRequest>,
+    items: Vec<Item>,
+    replies: Vec<oneshot::Sender<Result<Receipt, AppendError>>>,
+    /// Versions of the batch's streams after it (read, cached, or placed by it).
+    placed: HashMap<String, u64>,
     outcomes: Vec<Result<Receipt, AppendError>>,
     entries: Vec<Entry>,
+    /// The head after the batch.
+    head: Option<(u64, ChainHash)>,
 }
 
 impl BatchSealer<'_> {
-    /// Places one request at `seq`, or says why it cannot be placed.
-    fn place(
-        &mut self,
-        request: &AppendRequest,
-        seq: u64,
-        versions: &mut HashMap<String, u64>,
-    ) -> Result<Event, AppendError> {
-        let stream = request.event.stream();
-        let current = versions.get(stream).copied().unwrap_or(0);
-        let event = match request.expect {
-            Expect::Next => request.event.clone().at_version(current + 1)?,
-            Expect::Exact if request.event.version() == current + 1 => request.event.clone(),
+    fn take(&mut self, p: Pending) {
+        self.items.push(Item {
+            event: p.event,
+            attestation: p.attestation,
+            expect: p.expect,
+        });
+        self.replies.push(p.reply);
+    }
+
+    /// Places one item at `seq`, or says why it cannot be placed.
+    fn place(&mut self, item: &mut Item, seq: u64) -> Result<(), AppendError> {
+        let current = (self.placed)
+            .get(item.event.event().stream())
+            .copied()
+            .unwrap_or(0);
+        match item.expect {
+            Expect::Next => item.event.set_version(current + 1)?,
+            Expect::Exact if item.event.event().version() == current + 1 => {}
             Expect::Exact => {
                 return Err(AppendError::Conflict {
-                    stream: stream.to_owned(),
-                    expected: request.event.version().saturating_sub(1),
+                    stream: item.event.event().stream().to_owned(),
+                    expected: item.event.event().version().saturating_sub(1),
                     actual: current,
                 })
             }
-        };
-        if let Some(att) = &request.attestation {
-            self.check_attestation(&event, att, seq)?;
         }
-        if !self
-            .registry
-            .allows(&self.node_key.public(), seq, Purpose::Entry)
-        {
-            return Err(AppendError::NodeKeyInactive(
-                self.node_key.public().to_base64(),
-            ));
+        let event = item.event.event();
+        let stream = event.stream();
+        if let Some(att) = &item.attestation {
+            self.check_attestation(event, att, seq)?;
         }
-        if let Ok(Some(change)) = KeyChange::from_event(&event) {
+        let node = self.assembler.signer();
+        if !self.registry.allows(&node, seq, Purpose::Entry) {
+            return Err(AppendError::NodeKeyInactive(node.to_base64()));
+        }
+        if let Ok(Some(change)) = KeyChange::from_event(event) {
             change.apply(&mut self.registry, seq);
         }
-        versions.insert(stream.to_owned(), event.version());
-        Ok(event)
+        match self.placed.get_mut(stream) {
+            Some(v) => *v = event.version(),
+            None => {
+                self.placed.insert(stream.to_owned(), event.version());
+            }
+        }
+        Ok(())
     }
 
     fn check_attestation(
@@ -327,11 +434,25 @@ impl BatchSealer<'_> {
 }
 
 impl Sealer for BatchSealer<'_> {
+    fn gather(&mut self, head: &Head) {
+        // Callers acknowledged by the last commit usually append again at once; taking them
+        // into this batch, rather than the next, lets one commit serve them all.
+        while self.items.len() < self.batch_max {
+            match self.rx.try_recv() {
+                Ok(p) => self.take(p),
+                Err(_) => break,
+            }
+        }
+        self.cache_valid = self.cache.head == Some((head.size, head.last_hash));
+    }
+
     fn streams(&self) -> Vec<String> {
         let mut streams: Vec<String> = self
-            .requests
+            .items
             .iter()
-            .map(|r| r.event.stream().to_owned())
+            .map(|i| i.event.event().stream())
+            .filter(|s| !(self.cache_valid && self.cache.versions.contains_key(*s)))
+            .map(str::to_owned)
             .collect();
         streams.sort_unstable();
         streams.dedup();
@@ -348,45 +469,82 @@ impl Sealer for BatchSealer<'_> {
             self.frontier = Frontier::from_nodes(view.head.size, |id| map.get(&id).copied())
                 .map_err(|e| StoreError::Damaged(e.to_string()))?;
         }
-        let mut versions = view.versions;
+        // The current version of every stream of the batch: read now, or cached at this head.
+        self.placed = view.versions;
+        for item in &self.items {
+            let stream = item.event.event().stream();
+            if !self.placed.contains_key(stream) {
+                let cached = self.cache.versions.get(stream).filter(|_| self.cache_valid);
+                self.placed
+                    .insert(stream.to_owned(), cached.copied().unwrap_or(0));
+            }
+        }
         let now = Timestamp::now().max(view.head.last_recorded_at.unwrap_or(Timestamp::now()));
         let mut seq = view.head.size;
         let mut prev = view.head.last_hash;
-        let signer = self.node_key.public();
-        let mut unsealed = Vec::with_capacity(self.requests.len());
-        let mut slots = Vec::with_capacity(self.requests.len());
-        let requests = std::mem::take(&mut self.requests);
-        for request in &requests {
-            let placed = self.place(request, seq, &mut versions).and_then(|event| {
-                let u = Unsealed {
-                    ledger: self.ledger.to_owned(),
-                    seq,
-                    prev,
-                    recorded_at: now,
-                    event,
-                    attestation: request.attestation.clone(),
-                };
-                let hash = u.hash_for(&signer)?;
-                Ok((u, hash))
-            });
-            match placed {
-                Ok((u, hash)) => {
-                    slots.push(Ok(unsealed.len()));
-                    unsealed.push((u, hash));
-                    prev = hash;
+        let mut items = std::mem::take(&mut self.items);
+        let mut slots = Vec::with_capacity(items.len());
+        let mut hashed: Vec<HashedEntry> = Vec::with_capacity(items.len());
+        let mut preimage = Vec::with_capacity(2048);
+        for item in &mut items {
+            match self.place(item, seq) {
+                Ok(()) => {
+                    let h = self.assembler.hash(
+                        seq,
+                        &prev,
+                        now,
+                        &item.event,
+                        item.attestation.as_ref(),
+                        &mut preimage,
+                    );
+                    prev = h.hash;
                     seq += 1;
+                    slots.push(Ok(hashed.len()));
+                    hashed.push(h);
                 }
                 Err(e) => slots.push(Err(e)),
             }
         }
-        let sigs = sign_all(self.node_key, &unsealed);
+        let hashes: Vec<ChainHash> = hashed.iter().map(|h| h.hash).collect();
+        let sigs = self.signers.sign_all(self.node_key, &hashes);
         let mut batch = SealedBatch::default();
-        for ((u, hash), sig) in unsealed.into_iter().zip(sigs) {
-            let entry = u.into_entry(signer, hash, sig);
+        batch.rows.reserve(hashed.len());
+        self.entries.reserve(hashed.len());
+        let placed_items = items
+            .into_iter()
+            .zip(&slots)
+            .filter(|(_, slot)| slot.is_ok())
+            .map(|(item, _)| item);
+        let mut entry_prev = view.head.last_hash;
+        for (((item, h), sig), seq) in placed_items.zip(hashed).zip(sigs).zip(view.head.size..) {
+            let hash = h.hash;
+            let line = h.into_line(&sig);
+            let event = item.event.into_event();
             batch.nodes.extend(self.frontier.push(hash.0));
-            batch.rows.push(row_of(&entry));
-            self.entries.push(entry);
+            batch.rows.push(Row {
+                seq,
+                hash,
+                stream: event.stream().to_owned(),
+                version: event.version(),
+                event_type: event.event_type().to_owned(),
+                recorded_at_micros: now.micros(),
+                occurred_at_micros: event.occurred_at().micros(),
+                line,
+            });
+            self.entries.push(Entry {
+                ledger: self.assembler.ledger().to_owned(),
+                seq,
+                prev: entry_prev,
+                recorded_at: now,
+                event,
+                attestation: item.attestation,
+                signer: self.assembler.signer(),
+                hash,
+                sig,
+            });
+            entry_prev = hash;
         }
+        self.head = Some((seq, prev));
         self.outcomes = slots
             .into_iter()
             .map(|slot| {
@@ -419,25 +577,74 @@ pub fn row_of(entry: &Entry) -> Row {
     }
 }
 
-/// Signs every hash, splitting large batches across the cores: signing is the costliest step
-/// of an append and the only one that does not follow the chain.
-fn sign_all(key: &SecretKey, items: &[(Unsealed, ChainHash)]) -> Vec<ed25519_dalek::Signature> {
-    const PARALLEL_FROM: usize = 64;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < PARALLEL_FROM || threads < 2 {
-        return items.iter().map(|(_, h)| key.sign(&h.0)).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|(_, h)| key.sign(&h.0)).collect::<Vec<_>>())
+/// Signing threads kept for the writer's life: signing is the costliest step of an append and
+/// the only one that does not follow the chain, so a batch is split across every core.
+struct SignPool {
+    helpers: Vec<std::sync::mpsc::Sender<SignJob>>,
+}
+
+struct SignJob {
+    key: Arc<SecretKey>,
+    hashes: Vec<ChainHash>,
+    done: std::sync::mpsc::Sender<Vec<Signature>>,
+}
+
+fn sign_each(key: &SecretKey, hashes: &[ChainHash]) -> Vec<Signature> {
+    hashes.iter().map(|h| key.sign(&h.0)).collect()
+}
+
+impl SignPool {
+    /// One helper per core beyond the caller's.
+    fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let helpers = (1..cores)
+            .filter_map(|i| {
+                let (tx, rx) = std::sync::mpsc::channel::<SignJob>();
+                std::thread::Builder::new()
+                    .name(format!("custodia-sign-{i}"))
+                    .spawn(move || {
+                        for job in rx {
+                            let _ = job.done.send(sign_each(&job.key, &job.hashes));
+                        }
+                    })
+                    .ok()
+                    .map(|_| tx)
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+        Self { helpers }
+    }
+
+    /// Signs every hash, in order.
+    fn sign_all(&self, key: &Arc<SecretKey>, hashes: &[ChainHash]) -> Vec<Signature> {
+        const PARALLEL_FROM: usize = 8;
+        if hashes.len() < PARALLEL_FROM || self.helpers.is_empty() {
+            return sign_each(key, hashes);
+        }
+        let chunk = hashes.len().div_ceil(self.helpers.len() + 1);
+        let mut parts = hashes.chunks(chunk);
+        let mine = parts.next().unwrap_or_default();
+        let handed: Vec<_> = self
+            .helpers
+            .iter()
+            .zip(parts)
+            .map(|(helper, part)| {
+                let (done, answer) = std::sync::mpsc::channel();
+                let job = SignJob {
+                    key: key.clone(),
+                    hashes: part.to_vec(),
+                    done,
+                };
+                (part, helper.send(job).ok().map(|()| answer))
+            })
+            .collect();
+        let mut sigs = sign_each(key, mine);
+        for (part, answer) in handed {
+            // A helper that is gone leaves its part to this thread.
+            match answer.and_then(|a| a.recv().ok()) {
+                Some(part_sigs) => sigs.extend(part_sigs),
+                None => sigs.extend(sign_each(key, part)),
+            }
+        }
+        sigs
+    }
 }

@@ -100,6 +100,11 @@ pub struct SealedBatch {
 
 /// Decides what to append, given the stored head; runs inside the write transaction.
 pub trait Sealer: Send {
+    /// Called once the write lock is held and the head read, before [`Sealer::streams`]: a
+    /// last chance to take in more work (the writer takes the appends queued meanwhile).
+    fn gather(&mut self, head: &Head) {
+        let _ = head;
+    }
     /// Streams whose current versions the sealer needs.
     fn streams(&self) -> Vec<String>;
     /// The tree size of the sealer's cached frontier; the store loads the frontier when it

@@ -225,9 +225,12 @@ async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<O
     Ok(ids.iter().map(|id| found.get(id).copied()).collect())
 }
 
-async fn write_batch(conn: &mut SqliteConnection, batch: &SealedBatch) -> Result<()> {
+/// Writes the batch and commits, in one round trip to the database thread: the statements run
+/// in order and stop at the first error, which leaves the transaction open to roll back.
+async fn write_and_commit(conn: &mut SqliteConnection, batch: &SealedBatch) -> Result<()> {
+    let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("");
     for chunk in batch.rows.chunks(INSERT_ROWS_MAX) {
-        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+        q.push(
             "INSERT INTO entries (seq, hash, stream, version, type, recorded_at, occurred_at, line) ",
         );
         q.push_values(chunk, |mut b, row| {
@@ -240,30 +243,40 @@ async fn write_batch(conn: &mut SqliteConnection, batch: &SealedBatch) -> Result
                 .push_bind(row.occurred_at_micros)
                 .push_bind(&row.line);
         });
-        q.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(db("writing entries"))?;
+        q.push("; ");
     }
     for chunk in batch.nodes.chunks(INSERT_ROWS_MAX) {
-        let mut q: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("INSERT INTO tree_nodes (level, idx, hash) ");
+        q.push("INSERT INTO tree_nodes (level, idx, hash) ");
         q.push_values(chunk, |mut b, (id, hash)| {
             b.push_bind(i64::from(id.level))
                 .push_bind(to_i64(id.index))
                 .push_bind(hash.as_slice());
         });
-        q.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(db("writing tree nodes"))?;
+        q.push("; ");
     }
+    q.push("COMMIT");
+    q.build()
+        .execute(&mut *conn)
+        .await
+        .map_err(db("writing and committing an append"))?;
     Ok(())
 }
 
-async fn seal_in_tx(conn: &mut SqliteConnection, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
-    let head = read_head(conn).await?;
-    let versions = read_versions(conn, &sealer.streams()).await?;
+/// One append transaction; on error the caller rolls back.
+async fn append_in_tx(conn: &mut SqliteConnection, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
+    // One round trip takes the write lock and reads the head.
+    let rows = sqlx::query(&format!("BEGIN IMMEDIATE; {HEAD_SQL}"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("starting an append"))?;
+    let head = head_from(rows.first())?;
+    sealer.gather(&head);
+    let streams = sealer.streams();
+    let versions = if streams.is_empty() {
+        HashMap::new()
+    } else {
+        read_versions(conn, &streams).await?
+    };
     let frontier = if sealer.frontier_size() == head.size {
         None
     } else {
@@ -283,7 +296,7 @@ async fn seal_in_tx(conn: &mut SqliteConnection, sealer: &mut dyn Sealer) -> Res
         versions,
         frontier,
     })?;
-    write_batch(conn, &batch).await?;
+    write_and_commit(conn, &batch).await?;
     Ok(batch)
 }
 
@@ -315,24 +328,12 @@ impl Store for SqliteStore {
 
     async fn append(&self, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
         let mut conn = self.writer.lock().await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *conn)
-            .await
-            .map_err(db("starting an append"))?;
-        match seal_in_tx(&mut conn, sealer).await {
-            Ok(batch) => {
-                sqlx::query("COMMIT")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db("committing an append"))?;
-                Ok(batch)
-            }
-            Err(e) => {
-                // The rollback's own failure would only hide the cause.
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(e)
-            }
+        let result = append_in_tx(&mut conn, sealer).await;
+        if result.is_err() {
+            // Nothing of the batch stays; the rollback's own failure would only hide the cause.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         }
+        result
     }
 
     async fn read(&self, from: u64, limit: u32) -> Result<Vec<Row>> {
