@@ -17,6 +17,12 @@ pub enum Error {
     /// Appending the sealing event failed.
     #[error("append: {0}")]
     Append(#[from] AppendError),
+    /// An event could not be made into a ledger entry.
+    #[error("entry: {0}")]
+    Entry(#[from] custodia_ledger::entry::EntryError),
+    /// A stored event of the review stream could not be decoded.
+    #[error("decode: {0}")]
+    Decode(#[from] custodia_domain::DecodeError),
     /// The snapshot database failed.
     #[error("snapshot database, while {doing}: {source}")]
     Snapshots {

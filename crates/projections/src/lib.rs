@@ -11,6 +11,7 @@ mod record;
 mod render;
 pub mod review;
 pub mod rows;
+pub mod seal;
 mod snapshot;
 
 pub use error::{Error, Result};

@@ -36,7 +36,8 @@ pub struct Position {
     pub size: u64,
     /// The hash of entry `size - 1`, hex (empty at size 0).
     pub last_hash: String,
-    /// The latest `occurred_at` among the events folded.
+    /// The latest `occurred_at` among the entries applied (not those passed over): a model
+    /// holds exactly the valid-at-`t` state of its prefix when this is `≤ t`.
     pub max_occurred: Option<Timestamp>,
 }
 
@@ -134,9 +135,8 @@ impl Model {
 
     fn advance(&mut self, record: &Record) {
         self.pass(record.seq, &record.hash);
-        if let Some(at) = record.occurred_at() {
-            self.position.max_occurred = self.position.max_occurred.max(Some(at));
-        }
+        let at = Some(record.occurred_at);
+        self.position.max_occurred = self.position.max_occurred.max(at);
     }
 
     fn report(&mut self, seq: u64, reason: &str) {

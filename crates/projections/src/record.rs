@@ -14,6 +14,9 @@ pub struct Record {
     pub hash: ChainHash,
     /// When the ledger recorded it (transaction time).
     pub recorded_at: Timestamp,
+    /// When the event happened (valid time), as the ledger's entry states it — also for
+    /// entries that do not decode, so valid-at filtering treats every entry alike.
+    pub occurred_at: Timestamp,
     /// What the entry carries.
     pub body: Body,
 }
@@ -46,6 +49,7 @@ impl Record {
             seq: row.seq,
             hash: row.hash,
             recorded_at: micros(row.recorded_at_micros),
+            occurred_at: micros(row.occurred_at_micros),
             body,
         }
     }
@@ -64,15 +68,8 @@ impl Record {
             seq: entry.seq,
             hash: entry.hash,
             recorded_at: micros(entry.recorded_at.micros()),
+            occurred_at: micros(entry.event.occurred_at().micros()),
             body,
-        }
-    }
-
-    /// When the event happened, if the entry carries a domain event.
-    pub fn occurred_at(&self) -> Option<Timestamp> {
-        match &self.body {
-            Body::Event(e) => Some(e.occurred_at),
-            _ => None,
         }
     }
 }
