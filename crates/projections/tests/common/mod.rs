@@ -1,6 +1,6 @@
 //! Shared fixtures: ledger rows made in memory (sealed for real, so hashes are real), a
 //! store over them, and a real ledger in a temporary directory.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::large_enum_variant)]
 
 use async_trait::async_trait;
 use custodia_domain::{Envelope, Timestamp};
