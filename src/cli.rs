@@ -66,6 +66,14 @@ committed to: a rewritten past is caught even if every key was stolen.")]
     /// List, register, revoke, generate and rotate keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Serve the HTTP API (JSON under /v1, Server-Sent Events, /metrics) over a data directory.
+    #[command(after_help = "\
+Requests authenticate with `Authorization: Bearer <token>`; make tokens with `custodia tokens
+create`. The OpenAPI document is at /v1/openapi.json.")]
+    Serve(crate::cmd::serve::ServeArgs),
+    /// Create, list and revoke API tokens (stored hashed in DATA/api.db).
+    #[command(subcommand)]
+    Tokens(crate::cmd::tokens::TokensCommand),
 }
 
 #[derive(Debug, Args)]

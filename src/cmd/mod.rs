@@ -4,6 +4,8 @@ mod append;
 mod init;
 mod keys;
 mod prove;
+pub(crate) mod serve;
+pub(crate) mod tokens;
 mod verify;
 
 use crate::cli::{Command, KeysCommand, ProveCommand};
@@ -32,6 +34,8 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Keys(KeysCommand::Revoke(args)) => keys::revoke(args).await,
         Command::Keys(KeysCommand::Generate { out, encrypt }) => keys::generate(&out, encrypt),
         Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Tokens(command) => tokens::run(command).await,
     }
 }
 

@@ -1,0 +1,339 @@
+//! API tokens and roles.
+//!
+//! A token is 256 random bits, shown once when created; only its SHA-256 is stored, in
+//! `api_tokens` of `DATA/api.db`, so a copy of the database does not let anyone in. A request
+//! names its token as `Authorization: Bearer <token>`; the token's principal is the actor of
+//! every event the request writes, and its role decides which endpoint classes it may use.
+
+use crate::error::{ApiError, Result};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row as _, SqlitePool};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The API database file in a data directory.
+pub const API_DB_FILE: &str = "api.db";
+/// What every token starts with, so that a leaked one is recognizable by secret scanners.
+pub const TOKEN_PREFIX: &str = "cust_";
+
+/// What a token may do. Finer authority (who may approve a policy) is SMS data, checked by the
+/// domain against the token's principal; this is the coarse gate in front of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything, including writing.
+    Admin,
+    /// Reads and writes (commands, attested events, checkpoints).
+    TopManagement,
+    /// Reads and writes.
+    SecurityManager,
+    /// Reads and writes.
+    RiskOwner,
+    /// Reads, verifies and cosigns checkpoints; never writes.
+    Auditor,
+    /// The event stream only.
+    Subscriber,
+}
+
+/// Every role, in the order the docs list them.
+pub const ROLES: [Role; 6] = [
+    Role::Admin,
+    Role::TopManagement,
+    Role::SecurityManager,
+    Role::RiskOwner,
+    Role::Auditor,
+    Role::Subscriber,
+];
+
+/// A class of endpoints that share one rule of access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Ledger reads, proofs, checkpoints, export, the OpenAPI document.
+    Read,
+    /// Commands, attested events, signing a checkpoint.
+    Write,
+    /// Submitting a cosignature on a checkpoint.
+    Cosign,
+    /// The live event stream.
+    Subscribe,
+}
+
+impl Role {
+    /// The role's name as stored and typed: `risk_owner`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::TopManagement => "top_management",
+            Role::SecurityManager => "security_manager",
+            Role::RiskOwner => "risk_owner",
+            Role::Auditor => "auditor",
+            Role::Subscriber => "subscriber",
+        }
+    }
+
+    /// Reads a role name.
+    pub fn parse(name: &str) -> Option<Role> {
+        ROLES.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Whether this role may use endpoints of class `access`: the authorization table.
+    pub fn may(self, access: Access) -> bool {
+        use Role::*;
+        match access {
+            Access::Read => !matches!(self, Subscriber),
+            Access::Write => matches!(self, Admin | TopManagement | SecurityManager | RiskOwner),
+            Access::Cosign => matches!(self, Auditor),
+            Access::Subscribe => true,
+        }
+    }
+}
+
+/// Who is calling: from a valid, unrevoked token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's id (public; names it in lists and logs).
+    pub token_id: String,
+    /// The principal the token acts for, e.g. `user:alice@acme.example`.
+    pub principal: String,
+    /// The token's role.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses unless the caller's role allows `access`.
+    pub fn require(&self, access: Access) -> Result<()> {
+        if self.role.may(access) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(format!(
+            "role {} may not {}",
+            self.role.as_str(),
+            match access {
+                Access::Read => "read the ledger",
+                Access::Write => "write (commands, events, checkpoints)",
+                Access::Cosign => "cosign checkpoints (only auditors do)",
+                Access::Subscribe => "subscribe",
+            }
+        )))
+    }
+}
+
+/// A token as listed: never the secret.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenInfo {
+    /// Public id.
+    pub id: String,
+    /// Principal.
+    pub principal: String,
+    /// Role name.
+    pub role: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A newly made token: the secret is here once, for the caller to hand over.
+#[derive(Debug)]
+pub struct NewToken {
+    /// Public id.
+    pub id: String,
+    /// The secret bearer token. Shown once; only its hash is kept.
+    pub secret: String,
+}
+
+/// The `api_tokens` table and the API's other stored state (cosigned checkpoints).
+#[derive(Debug, Clone)]
+pub struct ApiDb {
+    pool: SqlitePool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    principal TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS cosigned_checkpoints (
+    size INTEGER NOT NULL,
+    witness TEXT NOT NULL,
+    witness_key TEXT NOT NULL,
+    note TEXT NOT NULL,
+    PRIMARY KEY (size, witness, witness_key)
+);";
+
+fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl ApiDb {
+    /// Opens (creating if needed) `DATA/api.db`.
+    pub async fn open(dir: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join(API_DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Creates a token for `principal` with `role`; the secret is returned once.
+    pub async fn create(&self, principal: &str, role: Role) -> Result<NewToken> {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
+        let mut id = [0u8; 6];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let id = format!("tok_{}", hex::encode(id));
+        sqlx::query(
+            "INSERT INTO api_tokens (id, hash, principal, role, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(hash_token(&secret))
+        .bind(principal)
+        .bind(role.as_str())
+        .bind(custodia_ledger::time::Timestamp::now().to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(NewToken { id, secret })
+    }
+
+    /// Every token, newest last.
+    pub async fn list(&self) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, principal, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    principal: r.try_get("principal")?,
+                    role: r.try_get("role")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes token `id`; false when no unrevoked token has that id.
+    pub async fn revoke(&self, id: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(custodia_ledger::time::Timestamp::now().to_string())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The caller a bearer secret stands for, if it is a valid, unrevoked token.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Caller>> {
+        let row = sqlx::query(
+            "SELECT id, principal, role FROM api_tokens WHERE hash = ? AND revoked_at IS NULL",
+        )
+        .bind(hash_token(secret))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: String = row.try_get("role")?;
+        let role = Role::parse(&role)
+            .ok_or_else(|| ApiError::internal(format!("stored token has unknown role {role}")))?;
+        Ok(Some(Caller {
+            token_id: row.try_get("id")?,
+            principal: row.try_get("principal")?,
+            role,
+        }))
+    }
+
+    /// Stores a cosigned checkpoint note (one per size, witness and key; a later one replaces).
+    pub async fn put_cosigned(
+        &self,
+        size: u64,
+        witness: &str,
+        key: &str,
+        note: &str,
+    ) -> Result<()> {
+        sqlx::query("INSERT OR REPLACE INTO cosigned_checkpoints VALUES (?, ?, ?, ?)")
+            .bind(size as i64)
+            .bind(witness)
+            .bind(key)
+            .bind(note)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The cosigned notes of checkpoint `size`: (witness, key, note).
+    pub async fn cosigned(&self, size: u64) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT witness, witness_key, note FROM cosigned_checkpoints WHERE size = ? ORDER BY witness",
+        )
+        .bind(size as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}
+
+/// A token bucket per token: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+/// Tokens remembered at most; beyond this the buckets start over (every bucket full), which
+/// errs toward letting a request through rather than growing without bound.
+const BUCKETS_MAX: usize = 100_000;
+
+impl RateLimiter {
+    /// A limiter allowing `burst` requests at once and `per_second` sustained, per token.
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request from `token_id`'s bucket; refuses when it is empty.
+    pub fn check(&self, token_id: &str) -> Result<()> {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= BUCKETS_MAX && !buckets.contains_key(token_id) {
+            buckets.clear();
+        }
+        let (level, at) = buckets
+            .entry(token_id.to_owned())
+            .or_insert((self.burst, now));
+        let refilled =
+            (*level + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        *at = now;
+        if refilled < 1.0 {
+            *level = refilled;
+            return Err(ApiError::RateLimited(format!(
+                "token {token_id} exceeded {} requests per second",
+                self.per_second
+            )));
+        }
+        *level = refilled - 1.0;
+        Ok(())
+    }
+}

@@ -1,0 +1,320 @@
+//! The write path over HTTP: domain commands and client-attested events.
+//!
+//! A command is decided by the domain against the SMS folded from the ledger, with the token's
+//! principal as actor and the server's clock (or a past `occurred_at`) as time, then appended
+//! with the expected version: a stream that moved on is a 409, a broken rule a 422 naming it.
+
+use crate::auth::{Access, Caller};
+use crate::error::{ApiError, Result};
+use crate::extract::{parse_json, JsonBody, Path, Query};
+use crate::ledger_reads::row_json;
+use crate::metrics::inc;
+use crate::{AppState, PAGE_ENTRIES_MAX};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine as _;
+use custodia_domain::{Actor, Command, Envelope, StreamId, StreamKind, Timestamp};
+use custodia_ledger::entry::{Attestation, Event};
+use custodia_ledger::keys::PublicKey;
+use custodia_ledger::writer::{AppendRequest, Expect, Receipt};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// How far ahead of the server's clock a given `occurred_at` may be (clock skew).
+const FUTURE_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
+
+/// `POST /v1/streams/{kind}/{id}/commands` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    /// The command, snake_case (`identify`, `assess`, …).
+    action: String,
+    /// Its payload, as `command_schemas()` describes.
+    #[serde(default)]
+    data: Option<Value>,
+    /// The stream's version the caller decided on (0 for a new record).
+    expected_version: u64,
+    /// When it happened, if earlier than now (RFC 3339).
+    #[serde(default)]
+    occurred_at: Option<String>,
+}
+
+/// Refuses an `actor` member: the actor is the token's principal, never the body's say.
+fn refuse_actor(body: &Map<String, Value>) -> Result<()> {
+    if body.contains_key("actor") {
+        return Err(ApiError::rule(
+            "actor-in-body",
+            "actor: a request may not name its actor; it is the token's principal",
+        ));
+    }
+    Ok(())
+}
+
+fn stream_id(kind: &str, id: &str) -> Result<StreamId> {
+    StreamId::parse(&format!("{kind}/{id}"))
+        .map_err(|e| ApiError::BadRequest(format!("stream {kind}/{id}: {e}")))
+}
+
+fn actor_of(caller: &Caller) -> Result<Actor> {
+    Actor::new(caller.principal.as_str()).map_err(ApiError::internal)
+}
+
+/// The command's time: now, or a given past `occurred_at`.
+fn occurred_at(given: Option<&str>) -> Result<Timestamp> {
+    let now = custodia_ledger::time::Timestamp::now().micros();
+    let micros = match given {
+        None => now,
+        Some(text) => {
+            let at = custodia_ledger::time::Timestamp::normalize(text)
+                .map_err(|e| ApiError::rule("invalid-body", format!("occurred_at: {e}")))?
+                .micros();
+            if at > now + FUTURE_SKEW_MICROS {
+                return Err(ApiError::rule(
+                    "invalid-body",
+                    "occurred_at: lies in the future",
+                ));
+            }
+            at
+        }
+    };
+    Timestamp::from_micros(micros)
+        .ok_or_else(|| ApiError::rule("invalid-body", "occurred_at: out of range"))
+}
+
+/// Counts a refusal in the metrics and passes it on.
+fn counted(state: &AppState, e: ApiError) -> ApiError {
+    match &e {
+        ApiError::Conflict(_) => inc(&state.metrics.conflicts),
+        ApiError::Unprocessable { .. } | ApiError::Forbidden(_) => inc(&state.metrics.rejections),
+        _ => {}
+    }
+    e
+}
+
+/// `POST /v1/streams/{kind}/{id}/commands`.
+pub(crate) async fn command(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>)> {
+    caller.require(Access::Write)?;
+    let result = run_command(&caller, &state, &kind, &id, &body).await;
+    result.map_err(|e| counted(&state, e))
+}
+
+async fn run_command(
+    caller: &Caller,
+    state: &AppState,
+    kind: &str,
+    id: &str,
+    body: &[u8],
+) -> Result<(StatusCode, Json<Value>)> {
+    let raw: Map<String, Value> = parse_json(body)?;
+    refuse_actor(&raw)?;
+    let body: CommandBody = serde_json::from_value(Value::Object(raw))
+        .map_err(|e| ApiError::rule("invalid-body", format!("body: {e}")))?;
+    let stream = stream_id(kind, id)?;
+    let mut command = json!({"action": body.action});
+    if let Some(data) = body.data {
+        command["data"] = data;
+    }
+    let command = Command::from_json(&stream, &command)
+        .map_err(|e| ApiError::rule("invalid-command", format!("{stream}: {e}")))?;
+    let (actor, at) = (actor_of(caller)?, occurred_at(body.occurred_at.as_deref())?);
+    let events = decide(state, &stream, command, body.expected_version, &actor, at).await?;
+    let receipts = append_all(state, events, None).await?;
+    tracing::info!(%stream, principal = %caller.principal, entries = receipts.len(), "command recorded");
+    Ok((
+        StatusCode::CREATED,
+        Json(receipts_json(&stream.to_string(), &receipts)),
+    ))
+}
+
+/// Decides `command` against the SMS as of the ledger's head; returns the events to append.
+async fn decide(
+    state: &AppState,
+    stream: &StreamId,
+    command: Command,
+    expected: u64,
+    actor: &Actor,
+    at: Timestamp,
+) -> Result<Vec<Event>> {
+    // Decide on everything recorded before this request, not on a fold that lags behind.
+    let head = state.ledger.size().await?;
+    if head > 0 {
+        state.sms.wait_for(head - 1).await;
+    }
+    let sms = state.sms.read().await;
+    let current = sms.stream(stream).map_or(0, |s| s.version());
+    if current != expected {
+        return Err(ApiError::Conflict(format!(
+            "stream {stream}: expected version {expected}, but the stream is at version {current}"
+        )));
+    }
+    let envelopes = sms
+        .decide(command, actor, at)
+        .map_err(|r| ApiError::rule("domain-rule", r.to_string()))?;
+    drop(sms);
+    envelopes
+        .iter()
+        .map(|e| {
+            Event::from_owned(e.to_json())
+                .map_err(|e| ApiError::rule("event-format", e.to_string()))
+        })
+        .collect()
+}
+
+/// Appends events in order with their exact versions. A decision of several events is
+/// appended one by one: the ledger has no multi-event append yet (see the crate's notes), so
+/// a conflict on a later event leaves the earlier ones recorded.
+async fn append_all(
+    state: &AppState,
+    events: Vec<Event>,
+    attestation: Option<Attestation>,
+) -> Result<Vec<(Receipt, String)>> {
+    let mut receipts = Vec::with_capacity(events.len());
+    for event in events {
+        let event_type = event.event_type().to_owned();
+        let request = AppendRequest {
+            event,
+            attestation: attestation.clone(),
+            expect: Expect::Exact,
+        };
+        let receipt = state.ledger.append(request).await?;
+        inc(&state.metrics.appends);
+        receipts.push((receipt, event_type));
+    }
+    if let Some((last, _)) = receipts.last() {
+        state.sms.wait_for(last.seq).await;
+    }
+    Ok(receipts)
+}
+
+fn receipts_json(stream: &str, receipts: &[(Receipt, String)]) -> Value {
+    let entries: Vec<Value> = receipts
+        .iter()
+        .map(|(r, t)| {
+            json!({"seq": r.seq, "hash": r.hash.to_hex(), "version": r.version, "type": t,
+                   "recorded_at": r.recorded_at.to_string()})
+        })
+        .collect();
+    let version = receipts.last().map(|(r, _)| r.version);
+    json!({"stream": stream, "version": version, "entries": entries})
+}
+
+/// `POST /v1/events` body: an event its author signed, and the signature.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttestedBody {
+    /// The ledger `event` object, exactly as signed.
+    event: Value,
+    /// `{"key": base64 public key, "sig": base64 Ed25519 signature over the event digest}`.
+    attestation: AttestationBody,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttestationBody {
+    key: String,
+    sig: String,
+}
+
+/// `POST /v1/events`: a client-attested event. Its actor must be the token's principal, its
+/// payload must decode as an SMS event of its stream, its key must be registered to attest for
+/// that actor (the writer checks), and its version must be the stream's next.
+pub(crate) async fn attested(
+    caller: Caller,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<AttestedBody>,
+) -> Result<(StatusCode, Json<Value>)> {
+    caller.require(Access::Write)?;
+    let result = run_attested(&caller, &state, body).await;
+    result.map_err(|e| counted(&state, e))
+}
+
+async fn run_attested(
+    caller: &Caller,
+    state: &AppState,
+    body: AttestedBody,
+) -> Result<(StatusCode, Json<Value>)> {
+    let event = Event::from_value(&body.event)
+        .map_err(|e| ApiError::rule("event-format", e.to_string()))?;
+    if event.actor() != caller.principal {
+        return Err(ApiError::Forbidden(format!(
+            "event.actor {} is not the token's principal {}",
+            event.actor(),
+            caller.principal
+        )));
+    }
+    if StreamKind::parse(event.stream_kind()).is_none() {
+        return Err(ApiError::rule(
+            "event-format",
+            format!("event.stream {}: not an SMS stream", event.stream()),
+        ));
+    }
+    Envelope::from_json(&body.event)
+        .map_err(|e| ApiError::rule("event-format", format!("event: {e}")))?;
+    let attestation = attestation(&body.attestation)?;
+    let stream = event.stream().to_owned();
+    let receipts = append_all(state, vec![event], Some(attestation)).await?;
+    tracing::info!(%stream, principal = %caller.principal, "attested event recorded");
+    Ok((StatusCode::CREATED, Json(receipts_json(&stream, &receipts))))
+}
+
+fn attestation(body: &AttestationBody) -> Result<Attestation> {
+    let key = PublicKey::from_base64(&body.key)
+        .map_err(|e| ApiError::rule("attestation", format!("attestation.key: {e}")))?;
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(&body.sig)
+        .ok()
+        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
+        .ok_or_else(|| {
+            ApiError::rule(
+                "attestation",
+                "attestation.sig: not a base64 Ed25519 signature",
+            )
+        })?;
+    Ok(Attestation { key, sig })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StreamQuery {
+    #[serde(default)]
+    from_version: Option<u64>,
+}
+
+/// `GET /v1/streams/{kind}/{id}?from_version=`: the stream's version and a page of its entries.
+pub(crate) async fn stream(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    Query(q): Query<StreamQuery>,
+) -> Result<Json<Value>> {
+    caller.require(Access::Read)?;
+    let id = stream_id(&kind, &id)?;
+    let stream = id.to_string();
+    let from = q.from_version.unwrap_or(1).max(1);
+    let rows = state
+        .ledger
+        .store()
+        .stream_rows(&stream, from, PAGE_ENTRIES_MAX)
+        .await?;
+    let head = state.ledger.size().await?;
+    if head > 0 {
+        state.sms.wait_for(head - 1).await;
+    }
+    let version = state
+        .sms
+        .read()
+        .await
+        .stream(&id)
+        .map_or(0, |s| s.version());
+    let entries = rows.iter().map(row_json).collect::<Result<Vec<_>>>()?;
+    Ok(Json(
+        json!({"stream": stream, "version": version, "entries": entries}),
+    ))
+}

@@ -1,0 +1,96 @@
+//! The SMS as of the ledger's head: folded from the ledger at start, then kept current from
+//! the writer's committed entries by one task, so commands decide against recorded history.
+
+use crate::follow::Follower;
+use custodia_domain::{Envelope, Sms, StreamKind};
+use custodia_ledger::entry::Entry;
+use custodia_ledger::ledger::Ledger;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, RwLock};
+
+/// The folded SMS and how far it has read.
+#[derive(Debug)]
+pub struct SmsView {
+    sms: RwLock<Sms>,
+    /// The seq the fold will apply next: every entry below it is in `sms`.
+    applied: watch::Sender<u64>,
+    /// Set once the fold has reached the head it was asked about: ready stays ready.
+    caught_up: AtomicBool,
+}
+
+/// How long a command waits for its own entries to be folded before answering anyway.
+const FOLD_WAIT: Duration = Duration::from_secs(10);
+
+impl SmsView {
+    /// Starts folding `ledger` from seq 0 in a task; the view fills as it reads.
+    pub fn spawn(ledger: Arc<Ledger>) -> Arc<Self> {
+        let view = Arc::new(Self {
+            sms: RwLock::new(Sms::new()),
+            applied: watch::channel(0).0,
+            caught_up: AtomicBool::new(false),
+        });
+        tokio::spawn(fold(view.clone(), Follower::new(ledger, 0)));
+        view
+    }
+
+    /// Read access to the SMS.
+    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Sms> {
+        self.sms.read().await
+    }
+
+    /// The seq the fold will apply next.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Whether the fold has once caught up with the ledger (`head` entries now).
+    pub fn is_ready(&self, head: u64) -> bool {
+        if self.applied() >= head {
+            self.caught_up.store(true, Ordering::Relaxed);
+        }
+        self.caught_up.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the entry at `seq` is folded, so that a caller's next command sees what
+    /// its last one wrote; gives up after a bounded wait (the entry is durable either way).
+    pub async fn wait_for(&self, seq: u64) {
+        let mut rx = self.applied.subscribe();
+        let _ = tokio::time::timeout(FOLD_WAIT, rx.wait_for(|next| *next > seq)).await;
+    }
+
+    async fn apply(&self, entry: &Entry) {
+        if let Some(envelope) = envelope_of(entry) {
+            self.sms.write().await.apply(&envelope);
+        }
+        self.applied.send_replace(entry.seq + 1);
+    }
+}
+
+/// The domain envelope an entry carries, if it is on an SMS stream. Entries of the ledger's
+/// own streams (`ledger/…`, `keys/…`) are not SMS events; an SMS entry that does not decode is
+/// logged and left out of the fold rather than stopping it.
+pub fn envelope_of(entry: &Entry) -> Option<Envelope> {
+    StreamKind::parse(entry.event.stream_kind())?;
+    match Envelope::from_json(&entry.event.to_value()) {
+        Ok(envelope) => Some(envelope),
+        Err(e) => {
+            tracing::warn!(seq = entry.seq, error = %e, "entry does not decode as an SMS event");
+            None
+        }
+    }
+}
+
+async fn fold(view: Arc<SmsView>, mut follower: Follower) {
+    loop {
+        match follower.next().await {
+            Ok(Some(entry)) => view.apply(&entry).await,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "the SMS fold stopped reading the ledger");
+                return;
+            }
+        }
+    }
+}
