@@ -7,6 +7,7 @@ pub mod kpi;
 mod model;
 mod projector;
 mod query;
+mod reader;
 mod record;
 mod render;
 pub mod review;

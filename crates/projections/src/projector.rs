@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::reader::{Reader, Step};
 use crate::record::Record;
 use crate::snapshot::SnapshotStore;
 use custodia_domain::Timestamp;
@@ -103,14 +104,12 @@ impl Projector {
     /// Folds every entry the store holds beyond the position; returns how many.
     pub async fn catch_up(&mut self) -> Result<u64> {
         let start = self.size();
-        loop {
-            let rows = self.store.read(self.size(), self.config.read_rows).await?;
-            let done = rows.len() < self.config.read_rows as usize;
-            for row in &rows {
-                self.apply(&Record::from_row(row));
-            }
-            if done {
-                break;
+        let mut reader = Reader::new(self.store.clone(), self.config.read_rows, start, u64::MAX);
+        while let Some(steps) = reader.batch().await? {
+            for step in &steps {
+                if let Step::Apply(record) = step {
+                    self.apply(record);
+                }
             }
         }
         self.finish_persisting().await?;
@@ -230,7 +229,7 @@ impl Projector {
             return Ok(self.current.clone());
         }
         let mut model = self.nearest(size, |_| true).await?;
-        self.replay(&mut model, size, |_| true).await?;
+        self.replay(&mut model, size, i64::MAX).await?;
         Ok(model)
     }
 
@@ -252,8 +251,7 @@ impl Projector {
         self.check_size(size)?;
         let by_t = |m: &Model| m.position().max_occurred.is_none_or(|o| o <= t);
         let mut model = self.nearest(size, by_t).await?;
-        self.replay(&mut model, size, |row| row.occurred_at_micros <= t.micros())
-            .await?;
+        self.replay(&mut model, size, t.micros()).await?;
         Ok(model)
     }
 
@@ -267,28 +265,23 @@ impl Projector {
         Ok(())
     }
 
-    /// Folds rows `model.size..size` into `model`; rows failing `keep` only move the
-    /// position.
-    async fn replay(
-        &self,
-        model: &mut Model,
-        size: u64,
-        keep: impl Fn(&Row) -> bool,
-    ) -> Result<()> {
-        while model.position().size < size {
-            let from = model.position().size;
-            let limit = (size - from).min(u64::from(self.config.read_rows)) as u32;
-            let rows = self.store.read(from, limit).await?;
-            if rows.is_empty() {
-                return Err(Error::NotFound(format!("seq {from} is not in the ledger")));
-            }
-            for row in rows.iter().filter(|r| r.seq < size) {
-                if keep(row) {
-                    model.apply(&Record::from_row(row));
-                } else {
-                    model.pass(row.seq, &row.hash);
+    /// Folds entries `model.size..size` into `model`; entries that happened after
+    /// `occurred_max` (µs) only move the position.
+    async fn replay(&self, model: &mut Model, size: u64, occurred_max: i64) -> Result<()> {
+        let from = model.position().size;
+        let mut reader = Reader::new(self.store.clone(), self.config.read_rows, from, size)
+            .occurred_by(occurred_max);
+        while let Some(steps) = reader.batch().await? {
+            for step in &steps {
+                match step {
+                    Step::Apply(record) => model.apply(record),
+                    Step::Pass(seq, hash) => model.pass(*seq, hash),
                 }
             }
+        }
+        if model.position().size < size {
+            let at = model.position().size;
+            return Err(Error::NotFound(format!("seq {at} is not in the ledger")));
         }
         Ok(())
     }
