@@ -119,7 +119,12 @@ pub(crate) async fn sign_checkpoint(
     State(state): State<AppState>,
 ) -> Result<Json<Value>> {
     caller.require(Access::Write)?;
-    let note = state.ledger.checkpoint().await?;
+    let note = state.ledger.checkpoint().await.map_err(|e| match e {
+        // The ledger refuses with a reason (no entry yet sealed after the node key's
+        // registration): a rule, not a missing resource.
+        custodia_ledger::ledger::LedgerError::Range(m) => ApiError::rule("checkpoint", m),
+        other => other.into(),
+    })?;
     let size = SignedCheckpoint::parse(&note)
         .map_err(ApiError::internal)?
         .checkpoint()
