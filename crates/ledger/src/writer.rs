@@ -18,6 +18,7 @@ use crate::time::Timestamp;
 use ed25519_dalek::Signature;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How an append treats the event's stream version.
@@ -215,12 +216,32 @@ async fn run(
     mut rx: mpsc::Receiver<Pending>,
     committed: broadcast::Sender<Arc<Entry>>,
 ) {
-    let mut batch = Vec::with_capacity(task.batch_max);
-    while rx.recv_many(&mut batch, task.batch_max).await > 0 {
+    let max = task.batch_max;
+    let mut batch = Vec::with_capacity(max);
+    // Callers answered by the last commit, and how long it took: answered callers usually
+    // append again at once, and while commits are slow it pays to wait briefly for them, so
+    // that one commit serves them all instead of splitting them over two.
+    let (mut answered, mut commit_time) = (0, Duration::ZERO);
+    while rx.recv_many(&mut batch, max).await > 0 {
+        let deadline = Instant::now() + (commit_time / 4).min(GATHER_WAIT_MAX);
+        while batch.len() < answered.min(max) && Instant::now() < deadline {
+            tokio::task::yield_now().await;
+            while batch.len() < max {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+        }
         let pending = std::mem::take(&mut batch);
-        commit_batch(&*store, &mut task, &mut rx, pending, &committed).await;
+        let started = Instant::now();
+        answered = commit_batch(&*store, &mut task, &mut rx, pending, &committed).await;
+        commit_time = started.elapsed();
     }
 }
+
+/// The longest a batch waits for answered callers to come back.
+const GATHER_WAIT_MAX: Duration = Duration::from_millis(1);
 
 async fn commit_batch(
     store: &dyn Store,
@@ -228,14 +249,14 @@ async fn commit_batch(
     rx: &mut mpsc::Receiver<Pending>,
     pending: Vec<Pending>,
     committed: &broadcast::Sender<Arc<Entry>>,
-) {
+) -> usize {
     let assembler = match &task.assembler {
         Ok(a) => a,
         Err(e) => {
             for p in pending {
                 let _ = p.reply.send(Err(AppendError::Entry(e.clone())));
             }
-            return;
+            return 0;
         }
     };
     let mut sealer = BatchSealer {
@@ -259,6 +280,7 @@ async fn commit_batch(
         sealer.take(p);
     }
     let result = store.append(&mut sealer).await;
+    let answered = sealer.replies.len();
     let BatchSealer {
         registry,
         frontier,
@@ -296,6 +318,7 @@ async fn commit_batch(
             }
         }
     }
+    answered
 }
 
 /// Checks that need no ledger state: attestation signatures, version handling.

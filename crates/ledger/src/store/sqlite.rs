@@ -15,18 +15,62 @@ use sqlx::{Connection, QueryBuilder, Row as _, Sqlite};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, Mutex};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Rows per multi-row INSERT: below SQLite's bound-parameter limit with 8 columns.
 const INSERT_ROWS_MAX: usize = 512;
 
+/// Rows committed between background WAL checkpoints (a few hundred pages).
+const CHECKPOINT_ROWS: u64 = 100;
+
 /// A ledger in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: Mutex<SqliteConnection>,
+    checkpointer: Checkpointer,
+}
+
+/// Copies the WAL back into the database from its own connection, in the background, so that
+/// the checkpoint SQLite runs inside every thousand-page commit finds little left to copy and
+/// appends wait less for it. That automatic checkpoint still bounds the WAL: a background
+/// checkpoint alone never lets a busy writer restart the log. Commits stay durable in the WAL,
+/// which each one syncs; a checkpoint only moves pages.
+#[derive(Debug)]
+struct Checkpointer {
+    committed: mpsc::UnboundedSender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(conn: SqliteConnection) -> Self {
+        let (committed, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(checkpoints(conn, rx));
+        Self { committed, task }
+    }
+}
+
+async fn checkpoints(mut conn: SqliteConnection, mut committed: mpsc::UnboundedReceiver<u64>) {
+    let mut rows = 0;
+    while let Some(n) = committed.recv().await {
+        rows += n;
+        while let Ok(n) = committed.try_recv() {
+            rows += n;
+        }
+        if rows >= CHECKPOINT_ROWS {
+            rows = 0;
+            // PASSIVE never waits for or blocks the writer; what it leaves, the next one takes.
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut conn)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            }
+        }
+    }
+    let _ = conn.close().await;
 }
 
 fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -62,6 +106,9 @@ impl SqliteStore {
             .run(&mut writer)
             .await
             .map_err(|e| open_err(format!("not a custodia ledger database, or damaged: {e}")))?;
+        let checkpointer = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| open_err(describe_open_error(&e)))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -70,13 +117,21 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writer: Mutex::new(writer),
+            checkpointer: Checkpointer::start(checkpointer),
         })
     }
 
     /// Closes the connections, checkpointing the WAL.
     pub async fn close(self) {
-        let _ = self.writer.into_inner().close().await;
-        self.pool.close().await;
+        let Self {
+            pool,
+            writer,
+            checkpointer,
+        } = self;
+        drop(checkpointer.committed);
+        let _ = checkpointer.task.await;
+        let _ = writer.into_inner().close().await;
+        pool.close().await;
     }
 }
 
@@ -329,6 +384,9 @@ impl Store for SqliteStore {
     async fn append(&self, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
         let mut conn = self.writer.lock().await;
         let result = append_in_tx(&mut conn, sealer).await;
+        if let Ok(batch) = &result {
+            let _ = self.checkpointer.committed.send(batch.rows.len() as u64);
+        }
         if result.is_err() {
             // Nothing of the batch stays; the rollback's own failure would only hide the cause.
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
