@@ -73,6 +73,14 @@ impl Harness {
     }
 
     pub async fn with_config(config: Config) -> Harness {
+        Self::with_writer(config, custodia_ledger::writer::WriterConfig::default()).await
+    }
+
+    /// A harness whose writer has these limits (a small broadcast ring makes subscribers lag).
+    pub async fn with_writer(
+        config: Config,
+        writer: custodia_ledger::writer::WriterConfig,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let options = InitOptions {
             name: "acme.example/sms".into(),
@@ -80,7 +88,18 @@ impl Harness {
             root_passphrase: None,
         };
         Ledger::init(dir.path(), &options).await.unwrap();
-        let ledger = Arc::new(Ledger::open(dir.path()).await.unwrap());
+        let store =
+            custodia_ledger::store::sqlite::SqliteStore::open(&dir.path().join("ledger.db"), false)
+                .await
+                .unwrap();
+        let node =
+            custodia_ledger::keys::SecretKey::read_pem(&dir.path().join("keys/node.pem"), None)
+                .unwrap();
+        let ledger = Arc::new(
+            Ledger::open_store(Arc::new(store), node, writer)
+                .await
+                .unwrap(),
+        );
         let db = ApiDb::open(dir.path()).await.unwrap();
         let mut tokens = Vec::new();
         for role in ROLES {
