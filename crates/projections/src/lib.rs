@@ -18,6 +18,8 @@
 //!   `occurred_at`). [`Model::fold`] / [`Model::apply`] are pure and total. Rows live in
 //!   [`rows`] ([`rows::RiskRow`], [`rows::IncidentRow`], …); [`query()`] filters, sorts and
 //!   pages any register ([`Query`], pages of at most [`PAGE_ROWS_MAX`]).
+//! * [`views`] — registers that join tables: the CAPA register, the training matrix and
+//!   the risk heat map.
 //! * [`kpi`] — each board KPI as a documented pure function of a model and a date, and
 //!   [`kpi::Board`] with all of them. Figures are exact ([`kpi::Ratio`], whole seconds).
 //! * [`review`] — [`review::ReviewPack`]: every clause 9.3 input for a period, as serde
@@ -99,6 +101,7 @@ pub mod review;
 pub mod rows;
 pub mod seal;
 mod snapshot;
+pub mod views;
 
 pub use error::{Error, Result};
 pub use model::{Model, Position, Problem, Table, PROBLEMS_MAX};

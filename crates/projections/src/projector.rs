@@ -34,7 +34,9 @@ impl Default for ProjectorConfig {
             read_rows: custodia_ledger::ledger::READ_ROWS_MAX,
             memory_interval_entries: 4096,
             memory_snapshots_max: 512,
-            persist_interval_entries: 250_000,
+            // A multiple of the memory interval, so a persisted snapshot never sits just above an
+            // in-memory one (where loading it would cost more than the replay it saves).
+            persist_interval_entries: 64 * 4096,
         }
     }
 }
@@ -296,7 +298,14 @@ impl Projector {
             .find(|(_, m)| fits(m))
             .map(|(_, m)| (**m).clone());
         let floor = in_memory.as_ref().map_or(0, |m| m.position().size);
-        let persisted = self.persisted_between(floor, size, &fits).await?;
+        // Decoding a persisted snapshot costs far more than replaying one memory interval,
+        // so it is worth it only when it saves more than that.
+        let worth = floor + self.config.memory_interval_entries;
+        let persisted = if size > worth {
+            self.persisted_between(worth, size, &fits).await?
+        } else {
+            None
+        };
         Ok(persisted.or(in_memory).unwrap_or_default())
     }
 
