@@ -248,21 +248,20 @@ impl Event {
         let Value::Object(mut obj) = value else {
             return Err(member("event", "must be an object"));
         };
-        for key in obj.keys() {
-            if !matches!(
-                key.as_str(),
-                "stream"
-                    | "version"
-                    | "type"
-                    | "schema"
-                    | "occurred_at"
-                    | "actor"
-                    | "data"
-                    | "meta"
-            ) {
-                return Err(EntryError::Unknown(format!("event.{key}")));
-            }
-        }
+        only_members(
+            &obj,
+            &[
+                "stream",
+                "version",
+                "type",
+                "schema",
+                "occurred_at",
+                "actor",
+                "data",
+                "meta",
+            ],
+            "event.",
+        )?;
         let meta = match obj.swap_remove("meta") {
             None => Map::new(),
             Some(Value::Object(m)) if !m.is_empty() => m,
@@ -474,23 +473,22 @@ impl Entry {
         let Value::Object(mut obj) = value else {
             return Err(member("entry", "must be an object"));
         };
-        for key in obj.keys() {
-            if !matches!(
-                key.as_str(),
-                "format"
-                    | "ledger"
-                    | "seq"
-                    | "prev"
-                    | "recorded_at"
-                    | "event"
-                    | "attestation"
-                    | "signer"
-                    | "hash"
-                    | "sig"
-            ) {
-                return Err(EntryError::Unknown(key.clone()));
-            }
-        }
+        only_members(
+            &obj,
+            &[
+                "format",
+                "ledger",
+                "seq",
+                "prev",
+                "recorded_at",
+                "event",
+                "attestation",
+                "signer",
+                "hash",
+                "sig",
+            ],
+            "",
+        )?;
         let event = obj.swap_remove("event").unwrap_or(Value::Null);
         let obj = &obj;
         let format = get_str(obj, "format", "format")?;
@@ -505,9 +503,7 @@ impl Entry {
         let attestation = match obj.get("attestation") {
             None => None,
             Some(Value::Object(att)) => {
-                if let Some(k) = att.keys().find(|k| !matches!(k.as_str(), "key" | "sig")) {
-                    return Err(EntryError::Unknown(format!("attestation.{k}")));
-                }
+                only_members(att, &["key", "sig"], "attestation.")?;
                 Some(Attestation {
                     key: get_key(att, "key", "attestation.key")?,
                     sig: get_sig(att, "sig", "attestation.sig")?,
@@ -778,6 +774,14 @@ pub fn layout_line(value: &Value) -> String {
     // Values reaching here passed the value rules; a float cannot occur.
     let _ = canonical::write_layout(value, &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Refuses a member the format does not define, naming it with its path.
+fn only_members(obj: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), EntryError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(EntryError::Unknown(format!("{path}{key}"))),
+        None => Ok(()),
+    }
 }
 
 fn get_str<'a>(
