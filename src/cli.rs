@@ -71,6 +71,14 @@ committed to: a rewritten past is caught even if every key was stolen.")]
 Requests authenticate with `Authorization: Bearer <token>`; make tokens with `custodia tokens
 create`. The OpenAPI document is at /v1/openapi.json.")]
     Serve(crate::cmd::serve::ServeArgs),
+    /// The first five minutes: a ledger loaded with a year of a reference SMS, verified and
+    /// summarized; `--serve` then serves it.
+    #[command(after_help = "\
+Creates DATA (default ./custodia-data) with the GlobalLogistics scenario, each event decided by
+the domain and sealed in scenario order; prints the top risks, open and overdue corrective
+actions, counts at a glance, the latest checkpoint and the verification result. Run again on
+the same DATA, it shows what is there.")]
+    Demo(crate::cmd::demo::DemoArgs),
     /// Create, list and revoke API tokens (stored hashed in DATA/api.db).
     #[command(subcommand)]
     Tokens(crate::cmd::tokens::TokensCommand),

@@ -527,3 +527,75 @@ async fn cosign_and_export(c: &Cycle, reader: &str, tmp: &Path) {
     let report = run(&["verify", "--bundle", bundle.to_str().unwrap()]);
     assert!(report.contains("verified"), "{report}");
 }
+
+#[test]
+fn demo_loads_verifies_and_summarizes_the_reference_scenario_and_a_rerun_only_shows_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("custodia-data");
+    let d = data.to_str().unwrap();
+    let out = run(&["demo", "--data", d]);
+    for part in [
+        "loaded",
+        "top risks",
+        "corrective actions",
+        "at a glance",
+        "latest checkpoint",
+        "verified",
+    ] {
+        assert!(out.contains(part), "{part:?} missing from:\n{out}");
+    }
+    let verified = out.lines().find(|l| l.starts_with("verified ")).unwrap();
+    let count: u64 = verified.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(count > 5000, "{verified}");
+    let again = run(&["demo", "--data", d]);
+    assert!(again.contains("already holds a ledger"), "{again}");
+    assert!(again.contains(verified), "the same ledger: {again}");
+    let report = run(&["verify", "--data", d]);
+    assert!(report.contains("verified"), "{report}");
+}
+
+#[test]
+fn a_revoked_token_is_listed_as_revoked_and_cannot_be_revoked_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    let d = d.to_str().unwrap();
+    run(&["init", "--data", d, "--name", "acme.example/sms"]);
+    run(&[
+        "tokens",
+        "create",
+        "--data",
+        d,
+        "--principal",
+        "user:alice@acme.example",
+        "--role",
+        "risk_owner",
+    ]);
+    let listed = run(&["tokens", "list", "--data", d]);
+    let id = listed.split_whitespace().next().unwrap().to_owned();
+    assert!(
+        listed.contains("user:alice@acme.example\trisk_owner"),
+        "{listed}"
+    );
+    run(&["tokens", "revoke", "--data", d, "--id", &id]);
+    assert!(run(&["tokens", "list", "--data", d]).contains("revoked"));
+    let twice = Process::new(BIN)
+        .args(["tokens", "revoke", "--data", d, "--id", &id])
+        .output()
+        .unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    let bad_role = Process::new(BIN)
+        .args([
+            "tokens",
+            "create",
+            "--data",
+            d,
+            "--principal",
+            "user:bob@acme.example",
+            "--role",
+            "root",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad_role.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("--role root"));
+}

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches and returns the exit code.
 
 mod append;
+pub(crate) mod demo;
 mod init;
 mod keys;
 mod prove;
@@ -35,6 +36,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Keys(KeysCommand::Generate { out, encrypt }) => keys::generate(&out, encrypt),
         Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Tokens(command) => tokens::run(command).await,
     }
 }
