@@ -39,6 +39,9 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A background task (a read ahead, a snapshot write) panicked or was cancelled.
+    #[error("background task: {0}")]
+    Task(String),
     /// A position, date or record asked about does not exist.
     #[error("{0}")]
     NotFound(String),

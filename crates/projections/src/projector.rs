@@ -159,6 +159,13 @@ impl Projector {
         }
     }
 
+    /// Follows the subscription until the writer stops, then persists a snapshot so a
+    /// restart resumes from here.
+    pub async fn follow(&mut self, mut rx: broadcast::Receiver<Arc<Entry>>) -> Result<()> {
+        while self.follow_one(&mut rx).await? {}
+        self.persist_now().await
+    }
+
     fn remember(&mut self) {
         self.memory
             .insert(self.size(), Arc::new(self.current.clone()));
@@ -179,7 +186,7 @@ impl Projector {
     async fn finish_persisting(&mut self) -> Result<()> {
         for task in self.persisting.drain(..) {
             task.await
-                .map_err(|e| Error::NotFound(format!("snapshot task: {e}")))??;
+                .map_err(|e| Error::Task(format!("writing a snapshot: {e}")))??;
         }
         Ok(())
     }

@@ -64,7 +64,7 @@ impl Reader {
         };
         let steps = task
             .await
-            .map_err(|e| Error::NotFound(format!("reading the ledger: {e}")))??;
+            .map_err(|e| Error::Task(format!("reading the ledger: {e}")))??;
         if steps.len() < self.limit as usize {
             // A short batch is the end of the store: drop what was read past it.
             self.exhausted = true;

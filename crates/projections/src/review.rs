@@ -266,7 +266,8 @@ fn context_changes(m: &Model, p: Period) -> Vec<ContextChange> {
 }
 
 fn month(t: Timestamp) -> String {
-    t.to_string()[..7].to_owned()
+    let (year, month) = kpi::year_month(t);
+    format!("{year:04}-{month:02}")
 }
 
 fn capa(m: &Model, p: Period) -> CapaSection {

@@ -760,3 +760,28 @@ fn the_capa_register_joins_actions_and_pages_like_any_register() {
     );
     assert_eq!(waiting.total, 1);
 }
+
+#[test]
+fn year_month_agrees_with_the_printed_timestamp() {
+    // Month edges, leap days, centuries and the epoch, against the domain's own printing.
+    let mut dates = vec![
+        Timestamp::from_micros(0).unwrap(),
+        Timestamp::MIN,
+        Timestamp::MAX,
+    ];
+    for (y, m, d) in [
+        (2024, 2, 29),
+        (2000, 2, 29),
+        (1900, 3, 1),
+        (2026, 12, 31),
+        (2027, 1, 1),
+        (1969, 12, 31),
+    ] {
+        let t = Timestamp::from_date(y, m, d).unwrap();
+        dates.extend([t, t.plus_micros(-1), t.plus_micros(86_399_999_999)]);
+    }
+    for t in dates {
+        let (year, month) = kpi::year_month(t);
+        assert_eq!(format!("{year:04}-{month:02}"), t.to_string()[..7], "{t}");
+    }
+}
