@@ -524,3 +524,92 @@ fn corrective_action_planned(
         Arc::make_mut(nc).actions.insert(env.stream.id().clone());
     }
 }
+
+/// Parties, changes, communications, plans and assessments.
+pub(crate) fn logs(m: &mut Model, env: &Envelope, at: &Stamp<'_>) {
+    match &env.event {
+        E::PartyRecorded(p) => create(
+            &mut m.parties,
+            at,
+            PartyRow {
+                meta: at.meta(env),
+                name: p.name.clone(),
+                category: p.category.clone(),
+                requirements: p.requirements.len() as u32,
+            },
+        ),
+        E::ChangeProposed(p) => create(
+            &mut m.changes,
+            at,
+            ChangeRow {
+                meta: at.meta(env),
+                title: p.title.clone(),
+                proposed_by: env.actor.clone(),
+                approved: None,
+                implemented: None,
+            },
+        ),
+        E::ChangeApproved(_) => update(&mut m.changes, at, |r| {
+            r.approved = Some((at.occurred, env.actor.clone()));
+        }),
+        E::ChangeImplemented(_) => {
+            update(&mut m.changes, at, |r| r.implemented = Some(at.occurred))
+        }
+        E::CommunicationSent(p) => create(
+            &mut m.communications,
+            at,
+            CommunicationRow {
+                meta: at.meta(env),
+                audience: p.audience.clone(),
+                channel: p.channel.clone(),
+                subject: p.subject.clone(),
+                external: p.external,
+                authority: p.authority.clone(),
+            },
+        ),
+        _ => plans_and_assessments(m, env, at),
+    }
+}
+
+fn plans_and_assessments(m: &mut Model, env: &Envelope, at: &Stamp<'_>) {
+    match &env.event {
+        E::PlanApproved(p) => {
+            let row = PlanRow {
+                meta: at.meta(env),
+                title: p.title.clone(),
+                kind: p.kind,
+                revision: p.revision,
+                exercises: 0,
+                last_exercise: None,
+            };
+            // Approval also follows a revision: the row exists then, and keeps its history.
+            if m.plans.contains_key(at.id) {
+                update(&mut m.plans, at, |r| r.revision = p.revision);
+            } else {
+                create(&mut m.plans, at, row);
+            }
+        }
+        E::PlanExercised(p) => update(&mut m.plans, at, |r| {
+            r.exercises += 1;
+            r.last_exercise = Some((at.occurred, p.outcome));
+        }),
+        E::PlanRevised(p) => update(&mut m.plans, at, |r| r.revision = p.revision),
+        E::AssessmentStarted(p) => create(
+            &mut m.assessments,
+            at,
+            AssessmentRow {
+                meta: at.meta(env),
+                standard: p.standard.clone(),
+                ratings: BTreeMap::new(),
+                completed: None,
+            },
+        ),
+        E::AssessmentRequirementRated(p) => update(&mut m.assessments, at, |r| {
+            r.ratings.insert(p.clause.clone(), p.rating);
+        }),
+        E::AssessmentCompleted(p) => update(&mut m.assessments, at, |r| {
+            r.completed = Some((at.occurred, p.readiness_percent.clone()));
+        }),
+        _ => {}
+    }
+}

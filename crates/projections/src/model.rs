@@ -84,6 +84,16 @@ pub struct Model {
     pub corrective_actions: Table<CorrectiveActionRow>,
     /// Improvements (10).
     pub improvements: Table<ImprovementRow>,
+    /// Interested parties (4.2).
+    pub parties: Table<PartyRow>,
+    /// The change log (6.3).
+    pub changes: Table<ChangeRow>,
+    /// The communication log (7.4).
+    pub communications: Table<CommunicationRow>,
+    /// Plans (8.5).
+    pub plans: Table<PlanRow>,
+    /// Gap analyses and readiness assessments.
+    pub assessments: Table<AssessmentRow>,
 }
 
 impl Model {
@@ -174,8 +184,13 @@ impl Model {
             StreamKind::Nonconformity | StreamKind::CorrectiveAction | StreamKind::Improvement => {
                 crate::fold::improvement(self, env, &at)
             }
-            // Parties, the matrix, changes, communications, plans and assessments have no
-            // register in this crate yet; their events still count and move the position.
+            StreamKind::Party
+            | StreamKind::Change
+            | StreamKind::Communication
+            | StreamKind::Plan
+            | StreamKind::Assessment => crate::fold::logs(self, env, &at),
+            // The risk matrix has no register: ratings carry their band already. Its events
+            // still count and move the position.
             _ => {}
         }
     }
@@ -228,7 +243,12 @@ has_meta!(
     ReviewRow,
     NonconformityRow,
     CorrectiveActionRow,
-    ImprovementRow
+    ImprovementRow,
+    PartyRow,
+    ChangeRow,
+    CommunicationRow,
+    PlanRow,
+    AssessmentRow
 );
 
 /// Inserts a row created by an event (replacing nothing: a second creation is ignored, as

@@ -952,3 +952,168 @@ pub struct ImprovementRow {
     /// Where it came from.
     pub source: Code,
 }
+
+/// An interested party (4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyRow {
+    /// Stream fields.
+    pub meta: Meta,
+    /// Name.
+    pub name: Text,
+    /// Category (customer, customs, insurer, …).
+    pub category: Code,
+    /// Requirements stated.
+    pub requirements: u32,
+}
+
+impl RegisterRow for PartyRow {
+    fn id(&self) -> &str {
+        self.meta.id.as_str()
+    }
+    fn status(&self, _at: Timestamp) -> &'static str {
+        "recorded"
+    }
+    fn tags(&self) -> Vec<&str> {
+        vec![self.category.as_str()]
+    }
+    fn updated(&self) -> Timestamp {
+        self.meta.updated
+    }
+}
+
+/// A planned change to the SMS (6.3): one line of the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    /// Stream fields.
+    pub meta: Meta,
+    /// Title.
+    pub title: Text,
+    /// Who proposed it.
+    pub proposed_by: Actor,
+    /// When and by whom it was approved.
+    pub approved: Option<(Timestamp, Actor)>,
+    /// When it was implemented.
+    pub implemented: Option<Timestamp>,
+}
+
+impl RegisterRow for ChangeRow {
+    fn id(&self) -> &str {
+        self.meta.id.as_str()
+    }
+    fn status(&self, _at: Timestamp) -> &'static str {
+        match (&self.approved, self.implemented) {
+            (_, Some(_)) => "implemented",
+            (Some(_), None) => "approved",
+            (None, None) => "proposed",
+        }
+    }
+    fn owner(&self) -> Option<&Actor> {
+        Some(&self.proposed_by)
+    }
+    fn updated(&self) -> Timestamp {
+        self.meta.updated
+    }
+}
+
+/// A communication sent (7.4): one line of the communication log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommunicationRow {
+    /// Stream fields; `meta.created` is when it was sent.
+    pub meta: Meta,
+    /// Audience.
+    pub audience: Code,
+    /// Channel.
+    pub channel: Code,
+    /// Subject.
+    pub subject: Text,
+    /// Outside the organization.
+    pub external: bool,
+    /// The authority addressed, if any.
+    pub authority: Option<Code>,
+}
+
+impl RegisterRow for CommunicationRow {
+    fn id(&self) -> &str {
+        self.meta.id.as_str()
+    }
+    fn status(&self, _at: Timestamp) -> &'static str {
+        if self.external {
+            "external"
+        } else {
+            "internal"
+        }
+    }
+    fn tags(&self) -> Vec<&str> {
+        let mut tags = vec![self.audience.as_str(), self.channel.as_str()];
+        tags.extend(self.authority.as_ref().map(Code::as_str));
+        tags
+    }
+    fn updated(&self) -> Timestamp {
+        self.meta.updated
+    }
+}
+
+/// A security, response, recovery or continuity plan (8.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRow {
+    /// Stream fields.
+    pub meta: Meta,
+    /// Title.
+    pub title: Text,
+    /// Response, recovery or continuity.
+    pub kind: custodia_domain::PlanKind,
+    /// Revision in force.
+    pub revision: u32,
+    /// Exercises run.
+    pub exercises: u32,
+    /// The latest exercise: when and its outcome.
+    pub last_exercise: Option<(Timestamp, custodia_domain::ExerciseOutcome)>,
+}
+
+impl RegisterRow for PlanRow {
+    fn id(&self) -> &str {
+        self.meta.id.as_str()
+    }
+    fn status(&self, _at: Timestamp) -> &'static str {
+        if self.exercises == 0 {
+            "not_exercised"
+        } else {
+            "exercised"
+        }
+    }
+    fn tags(&self) -> Vec<&str> {
+        vec![self.kind.as_str()]
+    }
+    fn updated(&self) -> Timestamp {
+        self.meta.updated
+    }
+}
+
+/// A gap analysis or readiness assessment: clause ratings (0–4) and the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessmentRow {
+    /// Stream fields.
+    pub meta: Meta,
+    /// The standard assessed against.
+    pub standard: Code,
+    /// Rating per clause.
+    pub ratings: BTreeMap<Code, u32>,
+    /// When it was completed, and the readiness it reported (percent).
+    pub completed: Option<(Timestamp, Decimal)>,
+}
+
+impl RegisterRow for AssessmentRow {
+    fn id(&self) -> &str {
+        self.meta.id.as_str()
+    }
+    fn status(&self, _at: Timestamp) -> &'static str {
+        if self.completed.is_some() {
+            "completed"
+        } else {
+            "in_progress"
+        }
+    }
+    fn updated(&self) -> Timestamp {
+        self.meta.updated
+    }
+}

@@ -214,6 +214,11 @@ fn the_demo_year_fills_every_register() {
         ("nonconformities", model.nonconformities.len()),
         ("corrective_actions", model.corrective_actions.len()),
         ("improvements", model.improvements.len()),
+        ("parties", model.parties.len()),
+        ("changes", model.changes.len()),
+        ("communications", model.communications.len()),
+        ("plans", model.plans.len()),
+        ("assessments", model.assessments.len()),
     ];
     let empty: Vec<_> = sizes.iter().filter(|(_, n)| *n == 0).collect();
     assert!(empty.is_empty(), "empty registers: {empty:?}");
