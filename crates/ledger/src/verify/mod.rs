@@ -137,7 +137,9 @@ pub struct Verifier {
     prev: ChainHash,
     last_recorded_at: Option<Timestamp>,
     registry: KeyRegistry,
-    versions: HashMap<String, u64>,
+    /// Each stream's version so far, keyed by 128 bits of the stream name's BLAKE3 hash: a
+    /// ledger may hold as many streams as entries, and names would cost several times more.
+    versions: HashMap<u128, u64>,
     frontier: Frontier,
     /// Entries handed to the workers so far (the next position to feed).
     fed: u64,
@@ -422,19 +424,18 @@ impl Verifier {
 
     fn check_stream(&mut self, entry: &Summary, seq: u64) {
         let stream = &entry.stream;
-        let before = self.versions.get(stream).copied().unwrap_or(0);
+        let digest = blake3::hash(stream.as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest.as_bytes()[..16]);
+        let version = self.versions.entry(u128::from_le_bytes(key)).or_insert(0);
+        let before = *version;
+        *version = entry.version;
         if entry.version != before + 1 {
             let msg = format!(
                 "{stream} version {} does not follow {before}",
                 entry.version
             );
             self.violation(Some(seq), Rule::Version, msg);
-        }
-        match self.versions.get_mut(stream) {
-            Some(v) => *v = entry.version,
-            None => {
-                self.versions.insert(stream.clone(), entry.version);
-            }
         }
     }
 
