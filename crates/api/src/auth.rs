@@ -149,7 +149,16 @@ pub struct NewToken {
 #[derive(Debug, Clone)]
 pub struct ApiDb {
     pool: SqlitePool,
+    /// Recently authenticated token hashes, so that a busy client costs no query per request.
+    cache: std::sync::Arc<Mutex<HashMap<String, (Caller, Instant)>>>,
 }
+
+/// How long an authentication is trusted without asking the database again: a token revoked
+/// by `custodia tokens revoke` (another process) stops working within this time; one revoked
+/// through this handle stops at once.
+pub const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Authentications remembered at most; beyond this the cache starts over.
+const AUTH_CACHE_MAX: usize = 10_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -185,7 +194,10 @@ impl ApiDb {
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            cache: std::sync::Arc::default(),
+        })
     }
 
     /// Creates a token for `principal` with `role`; the secret is returned once.
@@ -237,15 +249,42 @@ impl ApiDb {
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
+        self.forget();
         Ok(done.rows_affected() == 1)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Caller, Instant)>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn forget(&self) {
+        self.cache().clear();
     }
 
     /// The caller a bearer secret stands for, if it is a valid, unrevoked token.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Caller>> {
+        let hash = hash_token(secret);
+        if let Some((caller, at)) = self.cache().get(&hash) {
+            if at.elapsed() < AUTH_CACHE_TTL {
+                return Ok(Some(caller.clone()));
+            }
+        }
+        let caller = self.lookup(&hash).await?;
+        if let Some(caller) = &caller {
+            let mut cache = self.cache();
+            if cache.len() >= AUTH_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(hash, (caller.clone(), Instant::now()));
+        }
+        Ok(caller)
+    }
+
+    async fn lookup(&self, hash: &str) -> Result<Option<Caller>> {
         let row = sqlx::query(
             "SELECT id, principal, role FROM api_tokens WHERE hash = ? AND revoked_at IS NULL",
         )
-        .bind(hash_token(secret))
+        .bind(hash)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };

@@ -142,11 +142,8 @@ async fn decide(
     actor: &Actor,
     at: Timestamp,
 ) -> Result<Vec<Event>> {
-    // Decide on everything recorded before this request, not on a fold that lags behind.
-    let head = state.ledger.size().await?;
-    if head > 0 {
-        state.sms.wait_for(head - 1).await;
-    }
+    // Decide on everything this server has acknowledged, not on a fold that lags behind.
+    state.sms.settle(&state.ledger).await?;
     let sms = state.sms.read().await;
     let current = sms.stream(stream).map_or(0, |s| s.version());
     if current != expected {
@@ -184,6 +181,7 @@ async fn append_all(
             expect: Expect::Exact,
         };
         let receipt = state.ledger.append(request).await?;
+        state.sms.appended(receipt.seq);
         inc(&state.metrics.appends);
         receipts.push((receipt, event_type));
     }
@@ -303,10 +301,7 @@ pub(crate) async fn stream(
         .store()
         .stream_rows(&stream, from, PAGE_ENTRIES_MAX)
         .await?;
-    let head = state.ledger.size().await?;
-    if head > 0 {
-        state.sms.wait_for(head - 1).await;
-    }
+    state.sms.settle(&state.ledger).await?;
     let version = state
         .sms
         .read()

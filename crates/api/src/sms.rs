@@ -5,7 +5,7 @@ use crate::follow::Follower;
 use custodia_domain::{Envelope, Sms, StreamKind};
 use custodia_ledger::entry::Entry;
 use custodia_ledger::ledger::Ledger;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, RwLock};
@@ -18,6 +18,9 @@ pub struct SmsView {
     applied: watch::Sender<u64>,
     /// Set once the fold has reached the head it was asked about: ready stays ready.
     caught_up: AtomicBool,
+    /// One past the highest seq this server has appended (0: none): a watermark the fold
+    /// must pass before a decision, so each client sees what any acknowledged write did.
+    appended: AtomicU64,
 }
 
 /// How long a command waits for its own entries to be folded before answering anyway.
@@ -30,6 +33,7 @@ impl SmsView {
             sms: RwLock::new(Sms::new()),
             applied: watch::channel(0).0,
             caught_up: AtomicBool::new(false),
+            appended: AtomicU64::new(0),
         });
         tokio::spawn(fold(view.clone(), Follower::new(ledger, 0)));
         view
@@ -43,6 +47,35 @@ impl SmsView {
     /// The seq the fold will apply next.
     pub fn applied(&self) -> u64 {
         *self.applied.borrow()
+    }
+
+    /// Notes that this server appended the entry at `seq`.
+    pub fn appended(&self, seq: u64) {
+        self.appended.fetch_max(seq + 1, Ordering::AcqRel);
+    }
+
+    /// The highest seq this server has appended, if any.
+    pub fn last_appended(&self) -> Option<u64> {
+        self.appended.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// Waits (bounded) until the fold holds everything a decision must see: the whole ledger
+    /// as it was when the server started, and every entry this server has acknowledged.
+    pub async fn settle(
+        &self,
+        ledger: &Ledger,
+    ) -> Result<(), custodia_ledger::ledger::LedgerError> {
+        if !self.caught_up.load(Ordering::Relaxed) {
+            let head = ledger.size().await?;
+            if head > 0 {
+                self.wait_for(head - 1).await;
+            }
+            self.is_ready(head);
+        }
+        if let Some(seq) = self.last_appended() {
+            self.wait_for(seq).await;
+        }
+        Ok(())
     }
 
     /// Whether the fold has once caught up with the ledger (`head` entries now).
