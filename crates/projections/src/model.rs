@@ -36,7 +36,8 @@ pub struct Position {
     pub size: u64,
     /// The hash of entry `size - 1`, hex (empty at size 0).
     pub last_hash: String,
-    /// The latest `occurred_at` among the entries applied (not those passed over): a model
+    /// The latest `occurred_at` among the entries applied that change the model (domain
+    /// events and undecodable entries; not foreign ones, nor entries passed over): a model
     /// holds exactly the valid-at-`t` state of its prefix when this is `≤ t`.
     pub max_occurred: Option<Timestamp>,
 }
@@ -145,8 +146,12 @@ impl Model {
 
     fn advance(&mut self, record: &Record) {
         self.pass(record.seq, &record.hash);
-        let at = Some(record.occurred_at);
-        self.position.max_occurred = self.position.max_occurred.max(at);
+        // A foreign entry changes nothing, so its date must not disqualify this model as the
+        // valid-at start for earlier dates (the genesis entry is dated when the ledger began).
+        if !matches!(record.body, Body::Foreign) {
+            let at = Some(record.occurred_at);
+            self.position.max_occurred = self.position.max_occurred.max(at);
+        }
     }
 
     fn report(&mut self, seq: u64, reason: &str) {
