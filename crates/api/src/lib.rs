@@ -19,7 +19,7 @@
 //! | class | endpoints | roles |
 //! |---|---|---|
 //! | public | `GET /v1/health`, `GET /v1/ready`, `GET /metrics`, `GET /v1/openapi.json` | anyone |
-//! | read | `GET /v1/entries`, `/v1/entries/{seq or hash}`, `/v1/checkpoints`, `/v1/checkpoints/latest`, `/v1/checkpoints/{size}`, `/v1/proofs/inclusion`, `/v1/proofs/consistency`, `/v1/export`, `/v1/streams/{kind}/{id}` | admin, top_management, security_manager, risk_owner, auditor |
+//! | read | `GET /v1/entries`, `/v1/entries/{seq or hash}`, `/v1/checkpoints`, `/v1/checkpoints/latest`, `/v1/checkpoints/{size}`, `/v1/proofs/inclusion`, `/v1/proofs/consistency`, `/v1/export`, `/v1/streams/{kind}/{id}`, `/v1/kpis?as_of=&valid_at=` | admin, top_management, security_manager, risk_owner, auditor |
 //! | write | `POST /v1/streams/{kind}/{id}/commands`, `POST /v1/events`, `POST /v1/checkpoints` | admin, top_management, security_manager, risk_owner |
 //! | cosign | `POST /v1/checkpoints/{size}/cosignatures` | auditor |
 //! | subscribe | `GET /v1/events/stream` | every role |
@@ -30,11 +30,25 @@
 //!
 //! ## Example
 //!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let state = custodia_api::AppState::open(std::path::Path::new("custodia-data"), custodia_api::Config::default()).await?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, custodia_api::app(state)).await?;
+//! A ledger, a token, and a request through the router without a socket (as the tests do);
+//! `custodia serve` binds the same router to a listener.
+//!
+//! ```
+//! use custodia_api::{app, auth::{ApiDb, Role}, AppState, Config};
+//! use custodia_ledger::ledger::{InitOptions, Ledger};
+//! use tower::ServiceExt as _;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let options = InitOptions { name: "acme.example/sms".into(), actor: "user:root".into(), root_passphrase: None };
+//! Ledger::init(dir.path(), &options).await?;
+//! let state = AppState::open(dir.path(), Config::default()).await?;
+//! let token = state.db.create("user:lead@cb.example", Role::Auditor).await?;
+//! let request = axum::http::Request::get("/v1/entries/0")
+//!     .header("authorization", format!("Bearer {}", token.secret))
+//!     .body(axum::body::Body::empty())?;
+//! let response = app(state).oneshot(request).await?;
+//! assert_eq!(response.status(), 200); // the genesis entry
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
@@ -49,6 +63,7 @@ pub mod follow;
 mod ledger_reads;
 pub mod metrics;
 pub mod openapi;
+pub mod read_models;
 pub mod sms;
 
 use auth::{ApiDb, RateLimiter};
@@ -103,6 +118,8 @@ pub struct AppState {
     pub rate: Arc<RateLimiter>,
     /// Limits.
     pub config: Config,
+    /// Read models (KPIs), folded on first use.
+    pub projector: Arc<read_models::SharedProjector>,
 }
 
 impl AppState {
@@ -123,6 +140,7 @@ impl AppState {
             metrics: Arc::default(),
             rate: Arc::new(RateLimiter::new(config.rate_per_second, config.rate_burst)),
             config,
+            projector: Arc::default(),
         }
     }
 }
@@ -154,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/streams/{kind}/{id}", get(commands::stream))
         .route("/v1/streams/{kind}/{id}/commands", post(commands::command))
         .route("/v1/events", post(commands::attested))
+        .route("/v1/kpis", get(read_models::kpis))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,

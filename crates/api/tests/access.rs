@@ -26,6 +26,7 @@ const READS: &[&str] = &[
     "/v1/proofs/consistency?from=1",
     "/v1/export",
     "/v1/streams/role/top_management",
+    "/v1/kpis",
 ];
 
 async fn signed_checkpoint(h: &Harness) -> SignedCheckpoint {

@@ -1,0 +1,95 @@
+//! Read models from `custodia-projections`, on both time axes: `as_of` (transaction time: what
+//! the system knew) and `valid_at` (business time: what was true).
+//!
+//! One [`Projector`] per server, opened on first use (a fold of the whole ledger) with
+//! in-memory snapshots, caught up with the store before each answer.
+
+use crate::auth::{Access, Caller};
+use crate::error::{ApiError, Result};
+use crate::extract::Query;
+use crate::AppState;
+use axum::extract::State;
+use axum::Json;
+use custodia_domain::Timestamp;
+use custodia_projections::{kpi::Board, Model, Projector, ProjectorConfig, SnapshotStore};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{Mutex, OnceCell};
+
+/// The server's projector, made on first use.
+pub type SharedProjector = OnceCell<Mutex<Projector>>;
+
+impl From<custodia_projections::Error> for ApiError {
+    fn from(e: custodia_projections::Error) -> Self {
+        match e {
+            custodia_projections::Error::NotFound(m) => ApiError::NotFound(m),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TimeQuery {
+    /// Transaction time: entries recorded by then (RFC 3339).
+    as_of: Option<String>,
+    /// Business time: events that happened by then (RFC 3339).
+    valid_at: Option<String>,
+}
+
+fn time(name: &str, text: Option<&str>) -> Result<Option<Timestamp>> {
+    let Some(text) = text else { return Ok(None) };
+    let micros = custodia_ledger::time::Timestamp::normalize(text)
+        .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))?
+        .micros();
+    Timestamp::from_micros(micros)
+        .map(Some)
+        .ok_or_else(|| ApiError::BadRequest(format!("{name}: out of range")))
+}
+
+async fn projector(state: &AppState) -> Result<&Mutex<Projector>> {
+    state
+        .projector
+        .get_or_try_init(|| async {
+            let snapshots = SnapshotStore::in_memory().await?;
+            let store = state.ledger.store().clone();
+            let projector = Projector::open(store, snapshots, ProjectorConfig::default()).await?;
+            Ok::<_, ApiError>(Mutex::new(projector))
+        })
+        .await
+}
+
+/// The model the two times ask for, and the date its KPIs are computed at.
+async fn model(state: &AppState, q: &TimeQuery) -> Result<(Model, Timestamp)> {
+    let as_of = time("as_of", q.as_of.as_deref())?;
+    let valid_at = time("valid_at", q.valid_at.as_deref())?;
+    let now = Timestamp::from_micros(custodia_ledger::time::Timestamp::now().micros())
+        .ok_or_else(|| ApiError::internal("the clock is out of range"))?;
+    let mut projector = projector(state).await?.lock().await;
+    projector.catch_up().await?;
+    let model = match (as_of, valid_at) {
+        (None, None) => projector.current().clone(),
+        (Some(a), None) => projector.as_of(a).await?,
+        (None, Some(v)) => projector.valid_at(v).await?,
+        (Some(a), Some(v)) => projector.valid_at_as_of(v, a).await?,
+    };
+    Ok((model, valid_at.or(as_of).unwrap_or(now)))
+}
+
+/// `GET /v1/kpis?as_of=&valid_at=`: the KPI board.
+pub(crate) async fn kpis(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(q): Query<TimeQuery>,
+) -> Result<Json<Value>> {
+    caller.require(Access::Read)?;
+    let (model, at) = model(&state, &q).await?;
+    let board = Board::compute(&model, at);
+    let position = model.position();
+    Ok(Json(json!({
+        "tree_size": position.size,
+        "as_of": q.as_of,
+        "valid_at": q.valid_at,
+        "board": board,
+    })))
+}
