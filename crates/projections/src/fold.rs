@@ -2,6 +2,7 @@
 
 use crate::model::{create, update, Model, Stamp};
 use crate::rows::*;
+use crate::set::SharedSet;
 use custodia_domain::{Envelope, Event as E, RiskAssessed};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -73,7 +74,7 @@ pub(crate) fn leadership(m: &mut Model, env: &Envelope, at: &Stamp<'_>) {
                 stage: PolicyStage::Draft,
                 approved_by: None,
                 published: None,
-                acknowledged: BTreeSet::new(),
+                acknowledged: SharedSet::new(),
             },
         ),
         E::PolicyApproved(_) => update(&mut m.policies, at, |r| {
@@ -106,7 +107,7 @@ fn role(m: &mut Model, env: &Envelope, at: &Stamp<'_>, change: impl FnOnce(&mut 
     let blank = || RoleRow {
         meta: at.meta(env),
         title: None,
-        holders: BTreeSet::new(),
+        holders: SharedSet::new(),
     };
     m.roles
         .entry(Arc::from(at.id))

@@ -100,6 +100,7 @@ mod render;
 pub mod review;
 pub mod rows;
 pub mod seal;
+mod set;
 mod snapshot;
 pub mod views;
 
@@ -108,4 +109,5 @@ pub use model::{Model, Position, Problem, Table, PROBLEMS_MAX};
 pub use projector::{Projector, ProjectorConfig};
 pub use query::{query, Page, Query, SortKey, PAGE_ROWS_MAX};
 pub use record::{Body, Record};
+pub use set::{SharedSet, CHUNK_MAX};
 pub use snapshot::{SnapshotInfo, SnapshotStore, SNAPSHOTS_FILE, SNAPSHOT_FORMAT};

@@ -2,6 +2,7 @@
 //! their own, so fields are public); each knows its status, owner, due date and tags so the
 //! generic [`crate::Query`] can filter and sort every register the same way.
 
+use crate::set::SharedSet;
 use custodia_domain::{
     Actor, Authority, Code, ControlCategory, Decimal, Direction, FindingGrade, IncidentCategory,
     IssueOrigin, NcGrade, RecordId, Role, ScreeningResult, Severity, TestResult, Text, Threat,
@@ -379,7 +380,7 @@ pub struct PolicyRow {
     /// When it was published.
     pub published: Option<Timestamp>,
     /// Who acknowledged it.
-    pub acknowledged: BTreeSet<Actor>,
+    pub acknowledged: SharedSet<Actor>,
 }
 
 impl RegisterRow for PolicyRow {
@@ -798,7 +799,7 @@ pub struct RoleRow {
     /// Title.
     pub title: Option<Text>,
     /// Holders, each optionally scoped to an area.
-    pub holders: BTreeSet<(Actor, Option<Code>)>,
+    pub holders: SharedSet<(Actor, Option<Code>)>,
 }
 
 impl RoleRow {
