@@ -4,13 +4,13 @@
 //! prev, signatures), so a receiver can check the chain. `?from=SEQ` starts at a seq;
 //! `Last-Event-ID: SEQ` resumes after it (and wins over `from`), with no gap and no duplicate.
 //! `?kind=` and `?type=` (comma-separated) filter by stream kind and event type. Entries come
-//! from a [`Follower`], so they are sent only once durable, and a slow client costs one page
-//! of memory, never an unbounded buffer.
+//! from a [`Follower`] of [`Line`]s (each encoded once for all subscribers), so they are sent
+//! only once durable, and a slow client costs one page of memory, never an unbounded buffer.
 
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, Result};
 use crate::extract::Query;
-use crate::follow::Follower;
+use crate::follow::{Follower, Line};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -61,9 +61,9 @@ impl Filter {
         })
     }
 
-    fn admits(&self, entry: &custodia_ledger::entry::Entry) -> bool {
-        let kind = entry.event.stream_kind();
-        let event_type = entry.event.event_type();
+    fn admits(&self, line: &Line) -> bool {
+        let kind = line.kind();
+        let event_type = line.event_type.as_str();
         (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
             && (self.types.is_empty() || self.types.iter().any(|t| t == event_type))
     }
@@ -93,17 +93,17 @@ pub(crate) async fn stream(
     let from = start(&headers, q.from)?;
     tracing::info!(from, principal = %caller.principal, "subscriber connected");
     let guard = state.metrics.subscriber();
-    let follower = Follower::new(state.ledger.clone(), from);
+    let follower = Follower::with(state.ledger.clone(), state.lines.subscribe(), from);
     let events = stream::unfold(
         (follower, filter, guard),
         |(mut follower, filter, guard)| async move {
             loop {
                 match follower.next().await {
-                    Ok(Some(entry)) if filter.admits(&entry) => {
+                    Ok(Some(line)) if filter.admits(&line) => {
                         let event = Event::default()
-                            .id(entry.seq.to_string())
+                            .id(line.seq.to_string())
                             .event("entry")
-                            .data(entry.to_line());
+                            .data(&*line.line);
                         return Some((Ok(event), (follower, filter, guard)));
                     }
                     Ok(Some(_)) => {}

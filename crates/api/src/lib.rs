@@ -120,6 +120,8 @@ pub struct AppState {
     pub config: Config,
     /// Read models (KPIs), folded on first use.
     pub projector: Arc<read_models::SharedProjector>,
+    /// Committed entries' lines, encoded once for every subscriber.
+    pub lines: tokio::sync::broadcast::Sender<Arc<follow::Line>>,
 }
 
 impl AppState {
@@ -135,6 +137,7 @@ impl AppState {
     pub fn new(ledger: Arc<Ledger>, db: ApiDb, config: Config) -> Self {
         Self {
             sms: sms::SmsView::spawn(ledger.clone()),
+            lines: follow::relay_lines(ledger.clone()),
             ledger,
             db,
             metrics: Arc::default(),

@@ -221,3 +221,22 @@ async fn filters_by_kind_and_type_and_starts_from_a_seq() {
     }
     assert!(!roles.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_miss_nothing_when_the_writer_ring_is_tiny_and_entries_land_live() {
+    let writer = WriterConfig {
+        broadcast_entries_max: 2,
+        ..WriterConfig::default()
+    };
+    let h = Harness::with_writer(Config::default(), writer).await;
+    h.bootstrap().await;
+    let base = listen(&h).await;
+    let token = h.token(Role::Subscriber).to_owned();
+    let start = h.size().await;
+    let (got, ()) = tokio::join!(
+        resume_until(&base, &token, "", start + 40, &[1000]),
+        write(&h, 0, 40)
+    );
+    assert_eq!(got.len() as u64, start + 40);
+    check_chain(&got);
+}
