@@ -116,9 +116,7 @@ fn later_sections(p: &ReviewPack) -> Vec<Section> {
             c.count
         )
     }));
-    let r = &p.risks;
-    let s = &p.suppliers;
-    vec![
+    let mut out = vec![
         Section {
             title: "Audit results",
             lines: audit_lines,
@@ -127,6 +125,15 @@ fn later_sections(p: &ReviewPack) -> Vec<Section> {
             title: "Incidents",
             lines: incident_lines,
         },
+    ];
+    out.extend(operation_sections(p));
+    out
+}
+
+fn operation_sections(p: &ReviewPack) -> Vec<Section> {
+    let r = &p.risks;
+    let s = &p.suppliers;
+    vec![
         Section {
             title: "Risk assessment results and treatment status",
             lines: vec![

@@ -5,9 +5,10 @@ mod common;
 
 use common::{rows, runtime, scenario, second_per_entry, Item, MemStore};
 use custodia_domain::Timestamp;
-use custodia_projections::rows::RegisterRow;
+use custodia_projections::rows::{IncidentRow, RegisterRow};
 use custodia_projections::{
-    query, Model, Projector, ProjectorConfig, Query, Record, SnapshotStore, SortKey, PAGE_ROWS_MAX,
+    query, Model, Page, Projector, ProjectorConfig, Query, Record, SnapshotStore, SortKey,
+    PAGE_ROWS_MAX,
 };
 
 fn config() -> ProjectorConfig {
@@ -95,28 +96,30 @@ fn a_matching_snapshot_is_the_starting_point() {
     });
 }
 
-#[test]
-fn registers_filter_sort_and_page() {
+fn demo_model() -> Model {
     let rows = rows(&domain(scenario().len()), second_per_entry);
-    let model = Model::fold(&rows.iter().map(Record::from_row).collect::<Vec<_>>());
-    let at = model.position().max_occurred.unwrap();
-    let all = query(
-        &model.risks,
-        &Query {
-            limit: PAGE_ROWS_MAX,
-            ..Query::at(at)
-        },
-    );
-    assert_eq!(all.total as usize, model.risks.len());
-    assert!(all.total > 0);
+    Model::fold(&rows.iter().map(Record::from_row).collect::<Vec<_>>())
+}
 
-    // A filter keeps exactly the rows that match it.
+fn all(at: Timestamp) -> Query {
+    Query {
+        limit: PAGE_ROWS_MAX,
+        ..Query::at(at)
+    }
+}
+
+#[test]
+fn a_filter_keeps_exactly_the_matching_rows() {
+    let model = demo_model();
+    let at = model.position().max_occurred.unwrap();
+    let every = query(&model.risks, &all(at));
+    assert_eq!(every.total as usize, model.risks.len());
+    assert!(every.total > 0);
     let open = query(
         &model.risks,
         &Query {
             status: Some("open".into()),
-            limit: PAGE_ROWS_MAX,
-            ..Query::at(at)
+            ..all(at)
         },
     );
     assert!(open.rows.iter().all(|r| r.status(at) == "open"));
@@ -126,28 +129,48 @@ fn registers_filter_sort_and_page() {
         .filter(|r| r.status(at) == "open")
         .count();
     assert_eq!(open.total as usize, count_open);
+    let theft = query(
+        &model.incidents,
+        &Query {
+            tag: Some("cargo_theft".into()),
+            ..all(at)
+        },
+    );
+    assert!(theft.total > 0);
+    assert!(theft
+        .rows
+        .iter()
+        .all(|r| r.category.as_str() == "cargo_theft"));
+}
 
-    // Sorted by due date descending; rows without one come last in ascending order.
+#[test]
+fn sorting_by_due_date_descending_puts_undated_rows_first() {
+    let model = demo_model();
+    let at = model.position().max_occurred.unwrap();
     let due = query(
         &model.risks,
         &Query {
             sort: SortKey::Due,
             descending: true,
-            limit: PAGE_ROWS_MAX,
-            ..Query::at(at)
+            ..all(at)
         },
     );
     let dues: Vec<Option<Timestamp>> = due.rows.iter().map(|r| r.due()).collect();
-    let mut sorted = dues.clone();
-    sorted.sort_by(|a, b| match (a, b) {
+    // Ascending puts undated rows last; descending reverses the whole order.
+    let mut expected = dues.clone();
+    expected.sort_by(|a, b| match (a, b) {
         (Some(x), Some(y)) => y.cmp(x),
         (None, Some(_)) => std::cmp::Ordering::Less,
         (Some(_), None) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
     });
-    assert_eq!(dues, sorted);
+    assert_eq!(dues, expected);
+}
 
-    // Pages tile the result without overlap; a huge limit is clamped.
+#[test]
+fn pages_tile_the_result_and_a_huge_limit_is_clamped() {
+    let model = demo_model();
+    let at = model.position().max_occurred.unwrap();
     let page = |offset| {
         query(
             &model.incidents,
@@ -158,15 +181,22 @@ fn registers_filter_sort_and_page() {
             },
         )
     };
-    let (first, second) = (page(0), page(7));
-    assert_eq!(first.rows.len(), 7.min(model.incidents.len()));
-    let ids = |p: &custodia_projections::Page<_>| {
+    let ids = |p: &Page<IncidentRow>| {
         p.rows
             .iter()
-            .map(|r: &custodia_projections::rows::IncidentRow| r.meta.id.clone())
+            .map(|r| r.meta.id.as_str().to_owned())
             .collect::<Vec<_>>()
     };
-    assert!(ids(&first).iter().all(|id| !ids(&second).contains(id)));
+    let (first, second) = (ids(&page(0)), ids(&page(7)));
+    assert_eq!(first.len(), 7.min(model.incidents.len()));
+    // By id, pages follow each other exactly.
+    let by_id: Vec<String> = model
+        .incidents
+        .keys()
+        .take(14)
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!([first, second].concat(), by_id);
     let huge = query(
         &model.incidents,
         &Query {
@@ -175,26 +205,15 @@ fn registers_filter_sort_and_page() {
         },
     );
     assert_eq!(huge.limit, PAGE_ROWS_MAX);
-
-    // Tag filter: incidents of one category.
-    let theft = query(
-        &model.incidents,
-        &Query {
-            tag: Some("cargo_theft".into()),
-            limit: PAGE_ROWS_MAX,
-            ..Query::at(at)
-        },
+    assert_eq!(
+        huge.rows.len(),
+        (PAGE_ROWS_MAX as usize).min(model.incidents.len())
     );
-    assert!(theft
-        .rows
-        .iter()
-        .all(|r| r.category.as_str() == "cargo_theft"));
 }
 
 #[test]
 fn the_demo_year_fills_every_register() {
-    let rows = rows(&domain(scenario().len()), second_per_entry);
-    let model = Model::fold(&rows.iter().map(Record::from_row).collect::<Vec<_>>());
+    let model = demo_model();
     let sizes = [
         ("issues", model.issues.len()),
         ("scopes", model.scopes.len()),
