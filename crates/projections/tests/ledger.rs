@@ -192,6 +192,40 @@ async fn a_live_projector_matches_a_rebuild_after_appends_it_followed() {
     assert_eq!(live.current().incidents.len(), 20);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_that_lagged_behind_its_subscription_catches_up_from_the_store() {
+    use custodia_ledger::keys::SecretKey;
+    use custodia_ledger::ledger::{DB_FILE, NODE_KEY_FILE};
+    use custodia_ledger::store::sqlite::SqliteStore;
+    use custodia_ledger::writer::WriterConfig;
+    let mut f = Fixture::new().await;
+    // The same ledger reopened with a subscription buffer of two entries.
+    let dir = f._dir.path().to_owned();
+    let store = SqliteStore::open(&dir.join(DB_FILE), false).await.unwrap();
+    let key = SecretKey::read_pem(&dir.join(NODE_KEY_FILE), None).unwrap();
+    let config = WriterConfig {
+        broadcast_entries_max: 2,
+        ..WriterConfig::default()
+    };
+    f.ledger = Arc::new(
+        Ledger::open_store(Arc::new(store), key, config)
+            .await
+            .unwrap(),
+    );
+    let mut rx = f.ledger.writer().subscribe();
+    let mut live = f.projector().await;
+    let base = now().plus_micros(-5 * DAY);
+    for n in 0..12 {
+        f.report(&format!("INC-{n}"), base.plus_micros(n * 1000))
+            .await;
+    }
+    // Twelve commits into a buffer of two: the first receive reports the lag, and the
+    // projector reads what it missed from the store.
+    assert!(live.follow_one(&mut rx).await.unwrap());
+    assert_eq!(live.size(), f.ledger.size().await.unwrap());
+    assert_eq!(live.current().incidents.len(), 12);
+}
+
 async fn schedule_review(f: &mut Fixture, review: &str, period: Period) {
     let scheduled = ReviewScheduled {
         period_start: period.start,
