@@ -48,10 +48,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
             )
             .await?;
         println!("\nAPI token (admin, shown once): {}", token.secret);
-        println!(
-            "try: curl -H 'Authorization: Bearer <token>' http://{}/v1/checkpoints/latest",
-            args.listen
-        );
+        // The address is printed by `serve` once bound (port 0 picks one).
+        println!("try: curl -H 'Authorization: Bearer <token>' <address>/v1/checkpoints/latest");
         return super::serve::serve(dir, args.listen).await;
     }
     Ok(exit::OK)

@@ -129,7 +129,10 @@ pub async fn problems_everywhere(
         return response;
     }
     let detail = match status {
-        StatusCode::REQUEST_TIMEOUT => "the request took longer than the server allows".to_owned(),
+        StatusCode::REQUEST_TIMEOUT => "the request took longer than the server allows; a write \
+                                         it carried may still have been recorded: read the stream's \
+                                         version before sending it again"
+            .to_owned(),
         StatusCode::PAYLOAD_TOO_LARGE => {
             format!(
                 "the body exceeds the limit of {} bytes",
