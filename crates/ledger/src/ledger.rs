@@ -149,6 +149,28 @@ impl Ledger {
         })
     }
 
+    /// Creates a ledger on an empty store of any backend: its name, the genesis entry (signed and
+    /// attested by `root`) and `node`'s registration for entries and checkpoints. Key files are
+    /// the caller's business.
+    pub async fn create_on(
+        store: &dyn Store,
+        name: &str,
+        actor: &str,
+        root: &SecretKey,
+        node: &SecretKey,
+    ) -> Result<()> {
+        crate::entry::check_ledger_name(name)?;
+        let mut sealer = GenesisSealer::new(name, actor, root, node)?;
+        if store.meta("name").await?.is_some() {
+            return Err(LedgerError::Range(
+                "the store already holds a ledger".into(),
+            ));
+        }
+        store.init_meta("name", name).await?;
+        store.append(&mut sealer).await?;
+        Ok(())
+    }
+
     /// Opens the ledger in `dir`, sealing with its node key file.
     pub async fn open(dir: &Path) -> Result<Self> {
         let store = SqliteStore::open(&dir.join(DB_FILE), false).await?;

@@ -4,6 +4,7 @@
 //! shared by several processes (PostgreSQL) can serialize appends in the database while every
 //! caller stays the same.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::entry::ChainHash;

@@ -102,8 +102,10 @@ impl SqliteStore {
         let mut writer = SqliteConnection::connect_with(&options)
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
+        // run_direct, not run: `run(&mut conn)` goes through `Acquire`, whose future is not
+        // `Send` for every lifetime, which would make `open` unusable from spawned tasks.
         MIGRATOR
-            .run(&mut writer)
+            .run_direct(&mut writer)
             .await
             .map_err(|e| open_err(format!("not a custodia ledger database, or damaged: {e}")))?;
         let checkpointer = SqliteConnection::connect_with(&options)
