@@ -24,14 +24,18 @@ struct Postgres {
 }
 
 impl Postgres {
-    fn fresh() -> Box<dyn Backend> {
+    fn new() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let schema = format!(
             "custodia_test_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        Box::new(Self { schema })
+        Self { schema }
+    }
+
+    fn fresh() -> Box<dyn Backend> {
+        Box::new(Self::new())
     }
 
     fn options(&self) -> PgConnectOptions {
@@ -111,4 +115,129 @@ async fn two_writers_one_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tamper_is_detected() {
     conformance::tamper_is_detected(&Postgres::fresh).await;
+}
+
+/// The child of the crash test: appends forever from many tasks to the schema named in the
+/// environment, printing each acknowledgement; it is this test binary, re-run.
+const CRASH_CHILD: &str = "CUSTODIA_PG_CRASH_CHILD";
+
+#[test]
+fn crash_child() {
+    let Ok(schema) = std::env::var(CRASH_CHILD) else {
+        return;
+    };
+    // The schema belongs to the parent test, which drops it; the child must not.
+    let backend = std::mem::ManuallyDrop::new(Postgres { schema });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let node = custodia_ledger::keys::SecretKey::from_seed(&conformance::NODE_SEED);
+        let store = backend.store().await;
+        let ledger = Arc::new(
+            custodia_ledger::ledger::Ledger::open_store(store, node, Default::default())
+                .await
+                .unwrap(),
+        );
+        let tasks: Vec<_> = (0..16)
+            .map(|w| {
+                let ledger = ledger.clone();
+                tokio::spawn(async move {
+                    for i in 0u64.. {
+                        let data = serde_json::json!({"writer": w, "i": i});
+                        let event = custodia_ledger::entry::Event::new(
+                            &format!("incident/I-{}", (w * 7 + i) % 20),
+                            1,
+                            "incident.reported",
+                            1,
+                            custodia_ledger::time::Timestamp::now(),
+                            "service:crash-test",
+                            data.as_object().unwrap().clone(),
+                        )
+                        .unwrap();
+                        let request = custodia_ledger::writer::AppendRequest {
+                            event,
+                            attestation: None,
+                            expect: custodia_ledger::writer::Expect::Next,
+                        };
+                        let receipt = ledger.append(request).await.unwrap();
+                        use std::io::Write as _;
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "ACK {} {}", receipt.seq, receipt.hash).unwrap();
+                        out.flush().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+}
+
+fn run_child_and_kill(schema: &str, after: std::time::Duration) -> Vec<(u64, String)> {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD, schema)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|line| {
+                let mut parts = line.strip_prefix("ACK ")?.split(' ');
+                Some((parts.next()?.parse().ok()?, parts.next()?.to_owned()))
+            })
+            .collect::<Vec<_>>()
+    });
+    std::thread::sleep(after);
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    reader.join().unwrap()
+}
+
+/// A node killed with SIGKILL mid-load loses no acknowledged entry, and the ledger verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_writers_lose_no_acknowledged_append() {
+    if std::env::var(CRASH_CHILD).is_ok() {
+        return;
+    }
+    let backend = Postgres::new();
+    drop(conformance::ledger(&backend).await);
+    let schema = backend.schema.clone();
+    let mut acked = Vec::new();
+    for round in 0..12u64 {
+        let after = std::time::Duration::from_millis(150 + (round * 7919) % 400);
+        let schema = schema.clone();
+        let new = tokio::task::spawn_blocking(move || run_child_and_kill(&schema, after))
+            .await
+            .unwrap();
+        acked.extend(new);
+        let store = backend.store().await;
+        let report = custodia_ledger::bundle::verify_store(&*store, None, &|_| {})
+            .await
+            .unwrap();
+        assert!(report.is_ok(), "round {round}: {:?}", report.violations);
+        let rows = store.read(0, 1_000_000).await.unwrap();
+        for (seq, hash) in &acked {
+            let found = rows.get(*seq as usize).map(|r| r.hash.to_hex());
+            assert_eq!(
+                found.as_deref(),
+                Some(hash.as_str()),
+                "round {round}: acknowledged seq {seq} lost"
+            );
+        }
+    }
+    assert!(
+        acked.len() > 50,
+        "too few appends were acknowledged: {}",
+        acked.len()
+    );
 }
