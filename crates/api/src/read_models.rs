@@ -6,12 +6,16 @@
 
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, Result};
+use crate::extract::Path;
 use crate::extract::Query;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use custodia_domain::Timestamp;
-use custodia_projections::{kpi::Board, Model, Projector, ProjectorConfig, SnapshotStore};
+use custodia_projections::{
+    kpi::Board, query, Model, Projector, ProjectorConfig, Query as RowQuery, SnapshotStore,
+    PAGE_ROWS_MAX,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{Mutex, OnceCell};
@@ -59,7 +63,7 @@ async fn projector(state: &AppState) -> Result<&Mutex<Projector>> {
         .await
 }
 
-/// The model the two times ask for, and the date its KPIs are computed at.
+/// The model the two times ask for, and the date its KPIs and statuses are computed at.
 async fn model(state: &AppState, q: &TimeQuery) -> Result<(Model, Timestamp)> {
     let as_of = time("as_of", q.as_of.as_deref())?;
     let valid_at = time("valid_at", q.valid_at.as_deref())?;
@@ -91,5 +95,128 @@ pub(crate) async fn kpis(
         "as_of": q.as_of,
         "valid_at": q.valid_at,
         "board": board,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterQuery {
+    as_of: Option<String>,
+    valid_at: Option<String>,
+    /// Only rows with this status word.
+    status: Option<String>,
+    /// Only rows owned by this actor.
+    owner: Option<String>,
+    /// Only rows carrying this tag (rating, category, severity, …).
+    tag: Option<String>,
+    #[serde(default)]
+    offset: u64,
+    limit: Option<u32>,
+}
+
+/// Every register by its name in the URL: the projections' tables that can be queried
+/// (issues, scopes, competences, people and improvements cannot be yet).
+pub const REGISTERS: &[&str] = &[
+    "obligations",
+    "policies",
+    "roles",
+    "risks",
+    "objectives",
+    "documents",
+    "controls",
+    "suppliers",
+    "incidents",
+    "audits",
+    "reviews",
+    "nonconformities",
+    "corrective_actions",
+    "parties",
+    "changes",
+    "communications",
+    "plans",
+    "assessments",
+];
+
+fn page(model: &Model, name: &str, q: &RowQuery) -> Result<Value> {
+    macro_rules! registers {
+        ($($field:ident),*) => {
+            match name {
+                $(stringify!($field) => serde_json::to_value(query(&model.$field, q)),)*
+                _ => return Err(ApiError::NotFound(format!(
+                    "no register {name:?}; registers are {}", REGISTERS.join(", ")
+                ))),
+            }
+        };
+    }
+    let value = registers!(
+        obligations,
+        policies,
+        roles,
+        risks,
+        objectives,
+        documents,
+        controls,
+        suppliers,
+        incidents,
+        audits,
+        reviews,
+        nonconformities,
+        corrective_actions,
+        parties,
+        changes,
+        communications,
+        plans,
+        assessments
+    );
+    value.map_err(ApiError::internal)
+}
+
+/// `GET /v1/registers/{name}?as_of=&valid_at=&status=&owner=&tag=&offset=&limit=`: a page of
+/// one register.
+pub(crate) async fn register(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<RegisterQuery>,
+) -> Result<Json<Value>> {
+    caller.require(Access::Read)?;
+    if !REGISTERS.contains(&name.as_str()) {
+        return Err(ApiError::NotFound(format!(
+            "no register {name:?}; registers are {}",
+            REGISTERS.join(", ")
+        )));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > PAGE_ROWS_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be from 1 to {PAGE_ROWS_MAX}"
+        )));
+    }
+    let owner = q
+        .owner
+        .as_deref()
+        .map(custodia_domain::Actor::new)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(format!("owner: {e}")))?;
+    let times = TimeQuery {
+        as_of: q.as_of.clone(),
+        valid_at: q.valid_at.clone(),
+    };
+    let (model, at) = model(&state, &times).await?;
+    let rows = RowQuery {
+        status: q.status,
+        owner,
+        tag: q.tag,
+        offset: q.offset,
+        limit,
+        ..RowQuery::at(at)
+    };
+    let page = page(&model, &name, &rows)?;
+    Ok(Json(json!({
+        "register": name,
+        "tree_size": model.position().size,
+        "as_of": q.as_of,
+        "valid_at": q.valid_at,
+        "page": page,
     })))
 }

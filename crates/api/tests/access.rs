@@ -27,6 +27,7 @@ const READS: &[&str] = &[
     "/v1/export",
     "/v1/streams/role/top_management",
     "/v1/kpis",
+    "/v1/registers/risks",
 ];
 
 async fn signed_checkpoint(h: &Harness) -> SignedCheckpoint {

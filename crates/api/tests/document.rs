@@ -16,7 +16,8 @@ async fn every_documented_endpoint_is_routed_with_its_method() {
             .replace("{key}", "0")
             .replace("{size}", "1")
             .replace("{kind}", "policy")
-            .replace("{id}", "P-1");
+            .replace("{id}", "P-1")
+            .replace("{name}", "risks");
         if path == "/v1/events/stream" {
             continue; // never ends; routed, as the access tests show
         }

@@ -45,3 +45,54 @@ async fn the_kpi_board_answers_now_and_as_of_a_past_transaction_time() {
         .await
         .problem(StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_register_pages_rows_now_and_as_of_before_they_were_recorded() {
+    let h = Harness::new().await;
+    h.bootstrap().await;
+    let before = h.get("/v1/entries/2", Role::Auditor).await.json()["recorded_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.command_ok(
+        Role::SecurityManager,
+        "policy/POL-1",
+        "draft",
+        common::draft(0)["data"].clone(),
+        0,
+    )
+    .await;
+    let now = h.get("/v1/registers/policies", Role::Auditor).await;
+    assert_eq!(
+        now.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&now.body)
+    );
+    let now = now.json();
+    assert_eq!(now["page"]["total"], 1, "{now}");
+    let past = h
+        .get(
+            &format!("/v1/registers/policies?as_of={before}"),
+            Role::Auditor,
+        )
+        .await
+        .json();
+    assert_eq!(past["page"]["total"], 0, "{past}");
+    let roles = h
+        .get("/v1/registers/roles?limit=1", Role::Auditor)
+        .await
+        .json();
+    assert_eq!(roles["page"]["rows"].as_array().unwrap().len(), 1);
+    assert!(h
+        .get("/v1/registers/nothing", Role::Auditor)
+        .await
+        .problem(StatusCode::NOT_FOUND)
+        .contains("risks"));
+    h.get("/v1/registers/risks?limit=0", Role::Auditor)
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+    h.get("/v1/registers/risks?owner=nobody", Role::Auditor)
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+}
