@@ -109,9 +109,7 @@ fn role(m: &mut Model, env: &Envelope, at: &Stamp<'_>, change: impl FnOnce(&mut 
         title: None,
         holders: SharedSet::new(),
     };
-    m.roles
-        .entry(Arc::from(at.id))
-        .or_insert_with(|| Arc::new(blank()));
+    m.roles.insert_with(at.id, blank);
     update(&mut m.roles, at, change);
 }
 
@@ -249,9 +247,7 @@ fn person(m: &mut Model, env: &Envelope, at: &Stamp<'_>, change: impl FnOnce(&mu
         meta: at.meta(env),
         trainings: BTreeMap::new(),
     };
-    m.people
-        .entry(Arc::from(at.id))
-        .or_insert_with(|| Arc::new(blank()));
+    m.people.insert_with(at.id, blank);
     update(&mut m.people, at, change);
 }
 

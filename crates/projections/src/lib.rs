@@ -91,6 +91,7 @@
 mod error;
 mod fold;
 pub mod kpi;
+mod map;
 mod model;
 mod projector;
 mod query;
@@ -105,6 +106,7 @@ mod snapshot;
 pub mod views;
 
 pub use error::{Error, Result};
+pub use map::{SharedMap, MAP_CHUNK_MAX};
 pub use model::{Model, Position, Problem, Table, PROBLEMS_MAX};
 pub use projector::{Projector, ProjectorConfig};
 pub use query::{query, Page, Query, SortKey, PAGE_ROWS_MAX};

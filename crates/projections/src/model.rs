@@ -9,13 +9,12 @@ use crate::rows::*;
 use custodia_domain::{Envelope, StreamKind, Timestamp};
 use custodia_ledger::entry::ChainHash;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Rows by record id. Keys and rows sit behind `Arc` so that keeping a snapshot (a clone of
-/// the model) copies pointers, not strings; a row is copied only when changed after a
-/// snapshot shared it (`Arc::make_mut`).
-pub type Table<T> = BTreeMap<Arc<str>, Arc<T>>;
+/// Rows by record id. Keys and rows sit behind `Arc`, in chunks shared between clones, so
+/// keeping a snapshot (a clone of the model) copies a pointer per chunk; a row is copied
+/// only when changed after a snapshot shared it (`Arc::make_mut`).
+pub type Table<T> = crate::map::SharedMap<T>;
 
 /// Undecodable entries kept in full; beyond this only the count grows.
 pub const PROBLEMS_MAX: usize = 100;
@@ -258,10 +257,8 @@ has_meta!(
 
 /// Inserts a row created by an event (replacing nothing: a second creation is ignored, as
 /// the domain refuses it).
-pub(crate) fn create<T>(table: &mut Table<T>, at: &Stamp<'_>, row: T) {
-    table
-        .entry(Arc::from(at.id))
-        .or_insert_with(|| Arc::new(row));
+pub(crate) fn create<T: Clone>(table: &mut Table<T>, at: &Stamp<'_>, row: T) {
+    table.insert_with(at.id, || row);
 }
 
 /// Changes an existing row and stamps its meta; a follow-up to a missing record is ignored.
