@@ -8,7 +8,8 @@
 //! - inclusion and consistency proofs from stored nodes at that size.
 //!
 //! `cargo bench -p custodia-ledger --bench ledger` (`CUSTODIA_BENCH_ENTRIES`, default 1,000,000,
-//! sets the size of the verified ledger; `CUSTODIA_BENCH_APPEND_ONLY=1` runs only the appends).
+//! sets the size of the verified ledger; `CUSTODIA_BENCH_APPEND_ONLY=1` runs only the appends;
+//! `CUSTODIA_BENCH_POSTGRES_URL=postgres://…` measures PostgreSQL appends beside SQLite's).
 
 use custodia_ledger::bundle;
 use custodia_ledger::entry::Event;
@@ -52,12 +53,21 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|w| w.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 16, 64]);
+    // CUSTODIA_BENCH_POSTGRES_URL adds PostgreSQL beside SQLite, on a schema of its own.
+    let postgres = std::env::var("CUSTODIA_BENCH_POSTGRES_URL").ok();
     for writers in counts {
         let rate = rt.block_on(append_rate(&dir.join(format!("w{writers}")), writers));
         println!(
-            "append    {writers:>2} writers, synchronous=FULL:  {rate:>10.0} entries/s = {:.2}x signing",
+            "append    {writers:>2} writers, SQLite synchronous=FULL:  {rate:>10.0} entries/s = {:.2}x signing",
             rate / sign_rate
         );
+        if let Some(url) = &postgres {
+            let rate = rt.block_on(postgres_append_rate(url, writers));
+            println!(
+                "append    {writers:>2} writers, PostgreSQL:               {rate:>10.0} entries/s = {:.2}x signing",
+                rate / sign_rate
+            );
+        }
     }
     // CUSTODIA_BENCH_APPEND_ONLY=1 stops here (for profiling the write path).
     if std::env::var_os("CUSTODIA_BENCH_APPEND_ONLY").is_some() {
@@ -153,7 +163,41 @@ async fn open(dir: &Path) -> Arc<Ledger> {
 }
 
 async fn append_rate(dir: &Path, writers: usize) -> f64 {
-    let ledger = open(dir).await;
+    rate_of(open(dir).await, writers).await
+}
+
+/// Appends on a fresh PostgreSQL schema (dropped afterwards) at `writers` concurrent writers.
+async fn postgres_append_rate(url: &str, writers: usize) -> f64 {
+    use sqlx::{Connection as _, Executor as _};
+    use std::str::FromStr as _;
+    let schema = format!("custodia_bench_{}_{writers}", std::process::id());
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let mut admin = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    admin
+        .execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .unwrap();
+    let store = custodia_ledger::store::postgres::PgStore::connect(options, &schema)
+        .await
+        .unwrap();
+    let (root, node) = (SecretKey::generate(), SecretKey::generate());
+    Ledger::create_on(&store, "acme.example/bench", "user:ceo", &root, &node)
+        .await
+        .unwrap();
+    let ledger = Ledger::open_store(Arc::new(store), node, Default::default())
+        .await
+        .unwrap();
+    let rate = rate_of(Arc::new(ledger), writers).await;
+    admin
+        .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+        .await
+        .unwrap();
+    rate
+}
+
+async fn rate_of(ledger: Arc<Ledger>, writers: usize) -> f64 {
     let run_for = Duration::from_secs(4);
     let start = Instant::now();
     let tasks: Vec<_> = (0..writers)
