@@ -19,7 +19,7 @@
 //! | class | endpoints | roles |
 //! |---|---|---|
 //! | public | `GET /v1/health`, `GET /v1/ready`, `GET /metrics`, `GET /v1/openapi.json` | anyone |
-//! | read | `GET /v1/entries`, `/v1/entries/{seq or hash}`, `/v1/checkpoints`, `/v1/checkpoints/latest`, `/v1/checkpoints/{size}`, `/v1/proofs/inclusion`, `/v1/proofs/consistency`, `/v1/export`, `/v1/streams/{kind}/{id}`, `/v1/kpis?as_of=&valid_at=`, `/v1/registers/{name}?as_of=&valid_at=&status=&owner=&tag=&offset=&limit=` | admin, top_management, security_manager, risk_owner, auditor |
+//! | read | `GET /v1/entries`, `/v1/entries/{seq or hash}`, `/v1/checkpoints`, `/v1/checkpoints/latest`, `/v1/checkpoints/{size}`, `/v1/proofs/inclusion`, `/v1/proofs/consistency`, `/v1/export`, `/v1/streams/{kind}/{id}`, `/v1/kpis?as_of=&valid_at=`, `/v1/registers/{name}?as_of=&valid_at=&status=&owner=&tag=&offset=&limit=`, `/v1/review-pack?from=&to=&as_of=&valid_at=` | admin, top_management, security_manager, risk_owner, auditor |
 //! | write | `POST /v1/streams/{kind}/{id}/commands`, `POST /v1/events`, `POST /v1/checkpoints` | admin, top_management, security_manager, risk_owner |
 //! | cosign | `POST /v1/checkpoints/{size}/cosignatures` | auditor |
 //! | subscribe | `GET /v1/events/stream` | every role |
@@ -177,6 +177,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", post(commands::attested))
         .route("/v1/kpis", get(read_models::kpis))
         .route("/v1/registers/{name}", get(read_models::register))
+        .route("/v1/review-pack", get(read_models::review_pack))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,

@@ -220,3 +220,45 @@ pub(crate) async fn register(
         "page": page,
     })))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PackQuery {
+    /// First instant of the period (RFC 3339).
+    from: String,
+    /// First instant after it.
+    to: String,
+    as_of: Option<String>,
+    valid_at: Option<String>,
+}
+
+/// `GET /v1/review-pack?from=&to=&as_of=&valid_at=`: the management review pack (clause
+/// 9.3 inputs) for a period, with the SHA-256 digest a `review.inputs_sealed` event binds.
+pub(crate) async fn review_pack(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(q): Query<PackQuery>,
+) -> Result<Json<Value>> {
+    caller.require(Access::Read)?;
+    let start =
+        time("from", Some(&q.from))?.ok_or_else(|| ApiError::BadRequest("from: missing".into()))?;
+    let end = time("to", Some(&q.to))?.ok_or_else(|| ApiError::BadRequest("to: missing".into()))?;
+    if start >= end {
+        return Err(ApiError::BadRequest("from must be before to".into()));
+    }
+    let times = TimeQuery {
+        as_of: q.as_of.clone(),
+        valid_at: q.valid_at.clone(),
+    };
+    let (model, _) = model(&state, &times).await?;
+    let period = custodia_projections::review::Period { start, end };
+    let pack = custodia_projections::review::ReviewPack::assemble(&model, period);
+    let digest = pack.digest()?;
+    Ok(Json(json!({
+        "tree_size": model.position().size,
+        "as_of": q.as_of,
+        "valid_at": q.valid_at,
+        "digest": digest,
+        "pack": pack,
+    })))
+}

@@ -28,6 +28,7 @@ const READS: &[&str] = &[
     "/v1/streams/role/top_management",
     "/v1/kpis",
     "/v1/registers/risks",
+    "/v1/review-pack?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
 ];
 
 async fn signed_checkpoint(h: &Harness) -> SignedCheckpoint {

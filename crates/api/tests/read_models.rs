@@ -96,3 +96,32 @@ async fn a_register_pages_rows_now_and_as_of_before_they_were_recorded() {
         .await
         .problem(StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_review_pack_for_a_period_carries_its_digest_and_refuses_an_empty_period() {
+    let h = Harness::new().await;
+    h.bootstrap().await;
+    let path = "/v1/review-pack?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+    let pack = h.get(path, Role::Auditor).await;
+    assert_eq!(
+        pack.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&pack.body)
+    );
+    let pack = pack.json();
+    assert_eq!(pack["digest"].as_str().unwrap().len(), 64, "{pack}");
+    assert_eq!(pack["tree_size"], h.size().await);
+    let again = h.get(path, Role::Auditor).await.json();
+    assert_eq!(
+        again["digest"], pack["digest"],
+        "the same ledger, the same pack"
+    );
+    let empty = "/v1/review-pack?from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z";
+    h.get(empty, Role::Auditor)
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+    h.get("/v1/review-pack", Role::Auditor)
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+}
