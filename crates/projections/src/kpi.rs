@@ -296,9 +296,9 @@ pub fn supplier_screening(m: &Model, at: Timestamp) -> Ratio {
 
 /// The person record of an actor: the local part of its name (`user:alice@acme.example`
 /// → `alice`), the convention the domain's scenario uses for `person/<id>` streams.
-pub fn person_id(actor: &Actor) -> String {
+pub fn person_id(actor: &Actor) -> &str {
     let name = actor.as_str().split_once(':').map_or("", |(_, n)| n);
-    name.split('@').next().unwrap_or(name).to_owned()
+    name.split('@').next().unwrap_or(name)
 }
 
 /// **Training coverage per role**: for each role that requires at least one competence,
@@ -317,7 +317,7 @@ pub fn training_coverage(m: &Model, at: Timestamp) -> BTreeMap<String, Ratio> {
         let mut ratio = Ratio::default();
         let holders = m.roles.get(role).map(|r| r.people()).unwrap_or_default();
         for person in holders {
-            let row = m.people.get(person_id(person).as_str());
+            let row = m.people.get(person_id(person));
             for c in &competences {
                 ratio.count(row.is_some_and(|p| p.trained(c, at)));
             }

@@ -32,11 +32,11 @@ impl Default for ProjectorConfig {
     fn default() -> Self {
         ProjectorConfig {
             read_rows: custodia_ledger::ledger::READ_ROWS_MAX,
-            memory_interval_entries: 4096,
-            memory_snapshots_max: 512,
+            memory_interval_entries: 2048,
+            memory_snapshots_max: 1024,
             // A multiple of the memory interval, so a persisted snapshot never sits just above an
             // in-memory one (where loading it would cost more than the replay it saves).
-            persist_interval_entries: 64 * 4096,
+            persist_interval_entries: 128 * 2048,
         }
     }
 }

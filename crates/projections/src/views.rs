@@ -117,7 +117,7 @@ pub fn training_matrix(m: &Model, at: Timestamp) -> Vec<TrainingCell> {
     for (role, competences) in required {
         let holders = m.roles.get(role).map(|r| r.people()).unwrap_or_default();
         for person in holders {
-            let row = m.people.get(crate::kpi::person_id(person).as_str());
+            let row = m.people.get(crate::kpi::person_id(person));
             for competence in &competences {
                 let status = match row.and_then(|p| p.trainings.get(*competence)) {
                     None => TrainingStatus::Missing,
