@@ -28,6 +28,17 @@
 //! (`role.assigned` events) that the domain checks against the token's principal, which is the
 //! actor of every event a request writes. A body never names the actor.
 //!
+//! ## Known limits
+//!
+//! * A decision of several events (a failed screening that also suspends a supplier) is
+//!   appended one event at a time: the ledger has no all-or-nothing multi-event append yet, so
+//!   a conflict on a later event leaves the earlier ones recorded.
+//! * A client-attested event (`POST /v1/events`) is checked for format, payload, actor, key
+//!   and version, but not re-decided by the domain's rules: an event is not a command.
+//! * A token revoked by another process (`custodia tokens revoke`) stops working within
+//!   [`auth::AUTH_CACHE_TTL`]; the rate limit applies per token, after authentication.
+//! * A request that times out (408) may still have had its write committed.
+//!
 //! ## Example
 //!
 //! A ledger, a token, and a request through the router without a socket (as the tests do);
