@@ -110,7 +110,45 @@ async fn as_of_queries(ledger: &Ledger, projector: &Projector) {
     );
     let (median, p95) = percentiles(&mut model_only);
     println!("          of which the model as of the date: median {median:.1} ms, p95 {p95:.1} ms");
+    if std::env::var_os("CUSTODIA_BENCH_VERBOSE").is_some() {
+        board_breakdown(projector.current());
+    }
     valid_at_queries(projector, first, &mut rng).await;
+}
+
+/// Each KPI on the full model, to see where the board's time goes.
+fn board_breakdown(m: &custodia_projections::Model) {
+    use custodia_projections::kpi;
+    let at = m.position().max_occurred.unwrap();
+    let time = |name: &str, f: &dyn Fn()| {
+        let start = Instant::now();
+        f();
+        println!(
+            "          {name}: {:.1} ms",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    };
+    time("incidents_per_month", &|| {
+        std::hint::black_box(kpi::incidents_per_month(m, at));
+    });
+    time("mean_time_to_contain", &|| {
+        std::hint::black_box(kpi::mean_time_to_contain(m, at));
+    });
+    time("capa", &|| {
+        std::hint::black_box(kpi::capa(m, at));
+    });
+    time("supplier_screening", &|| {
+        std::hint::black_box(kpi::supplier_screening(m, at));
+    });
+    time("training_coverage", &|| {
+        std::hint::black_box(kpi::training_coverage(m, at));
+    });
+    time("policy_acknowledgement", &|| {
+        std::hint::black_box(kpi::policy_acknowledgement(m));
+    });
+    time("clone", &|| {
+        std::hint::black_box(m.clone());
+    });
 }
 
 /// `valid_at` reads every entry after its starting snapshot (passing over, undecoded, those
