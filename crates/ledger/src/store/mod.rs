@@ -115,6 +115,50 @@ pub trait Sealer: Send {
     fn seal(&mut self, view: TxView) -> Result<SealedBatch>;
 }
 
+/// The reads a backend makes inside its write transaction, once the lock is held.
+#[async_trait]
+pub(crate) trait TxReads: Send {
+    /// Current version of each stream named (absent: no events yet).
+    async fn versions(&mut self, streams: &[String]) -> Result<HashMap<String, u64>>;
+    /// Stored perfect subtree hashes, in the order asked.
+    async fn nodes(&mut self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>>;
+}
+
+/// Runs `sealer` against the head read under the write lock: the one sequence every backend
+/// follows, so that they cannot drift apart.
+pub(crate) async fn seal_under_lock(
+    reads: &mut dyn TxReads,
+    head: Head,
+    sealer: &mut dyn Sealer,
+) -> Result<SealedBatch> {
+    sealer.gather(&head);
+    let streams = sealer.streams();
+    let versions = if streams.is_empty() {
+        HashMap::new()
+    } else {
+        reads.versions(&streams).await?
+    };
+    let frontier = if sealer.frontier_size() == head.size {
+        None
+    } else {
+        let ids = crate::merkle::root_nodes(head.size);
+        let hashes = reads.nodes(&ids).await?;
+        let mut nodes = Vec::with_capacity(ids.len());
+        for (id, hash) in ids.into_iter().zip(hashes) {
+            let hash = hash.ok_or_else(|| {
+                StoreError::Damaged(format!("tree node {id:?} is missing at size {}", head.size))
+            })?;
+            nodes.push((id, hash));
+        }
+        Some(nodes)
+    };
+    sealer.seal(TxView {
+        head,
+        versions,
+        frontier,
+    })
+}
+
 /// Ledger storage. Every backend passes the same conformance tests.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

@@ -3,9 +3,9 @@
 //! the true head inside its transaction; `synchronous_commit` is set on explicitly, so a
 //! committed append is on disk before it is acknowledged.
 
-use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError, TxView};
+use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError};
 use crate::entry::{ChainHash, ZERO_HASH};
-use crate::merkle::{self, Hash, NodeId};
+use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -256,35 +256,23 @@ async fn write_batch(conn: &mut PgConnection, batch: &SealedBatch) -> Result<()>
     Ok(())
 }
 
+/// The transaction's reads inside an append.
+struct Reads<'c>(&'c mut PgConnection);
+
+#[async_trait]
+impl super::TxReads for Reads<'_> {
+    async fn versions(&mut self, streams: &[String]) -> Result<HashMap<String, u64>> {
+        read_versions(self.0, streams).await
+    }
+    async fn nodes(&mut self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+        read_nodes(self.0, ids).await
+    }
+}
+
 /// The body of one append transaction, after the lock is held.
 async fn seal_locked(conn: &mut PgConnection, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
     let head = read_head(conn).await?;
-    sealer.gather(&head);
-    let streams = sealer.streams();
-    let versions = if streams.is_empty() {
-        HashMap::new()
-    } else {
-        read_versions(conn, &streams).await?
-    };
-    let frontier = if sealer.frontier_size() == head.size {
-        None
-    } else {
-        let ids = merkle::root_nodes(head.size);
-        let hashes = read_nodes(conn, &ids).await?;
-        let mut nodes = Vec::with_capacity(ids.len());
-        for (id, hash) in ids.into_iter().zip(hashes) {
-            let hash = hash.ok_or_else(|| {
-                StoreError::Damaged(format!("tree node {id:?} is missing at size {}", head.size))
-            })?;
-            nodes.push((id, hash));
-        }
-        Some(nodes)
-    };
-    let batch = sealer.seal(TxView {
-        head,
-        versions,
-        frontier,
-    })?;
+    let batch = super::seal_under_lock(&mut Reads(&mut *conn), head, sealer).await?;
     write_batch(conn, &batch).await?;
     Ok(batch)
 }

@@ -2,9 +2,9 @@
 //! that a committed append survives power loss, and one write connection that takes the write
 //! lock with `BEGIN IMMEDIATE`.
 
-use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError, TxView};
+use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError};
 use crate::entry::{ChainHash, ZERO_HASH};
-use crate::merkle::{self, Hash, NodeId};
+use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -319,6 +319,19 @@ async fn write_and_commit(conn: &mut SqliteConnection, batch: &SealedBatch) -> R
     Ok(())
 }
 
+/// The write connection's reads inside an append transaction.
+struct Reads<'c>(&'c mut SqliteConnection);
+
+#[async_trait]
+impl super::TxReads for Reads<'_> {
+    async fn versions(&mut self, streams: &[String]) -> Result<HashMap<String, u64>> {
+        read_versions(self.0, streams).await
+    }
+    async fn nodes(&mut self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+        read_nodes(self.0, ids).await
+    }
+}
+
 /// One append transaction; on error the caller rolls back.
 async fn append_in_tx(conn: &mut SqliteConnection, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
     // One round trip takes the write lock and reads the head.
@@ -327,32 +340,7 @@ async fn append_in_tx(conn: &mut SqliteConnection, sealer: &mut dyn Sealer) -> R
         .await
         .map_err(db("starting an append"))?;
     let head = head_from(rows.first())?;
-    sealer.gather(&head);
-    let streams = sealer.streams();
-    let versions = if streams.is_empty() {
-        HashMap::new()
-    } else {
-        read_versions(conn, &streams).await?
-    };
-    let frontier = if sealer.frontier_size() == head.size {
-        None
-    } else {
-        let ids = merkle::root_nodes(head.size);
-        let hashes = read_nodes(conn, &ids).await?;
-        let mut nodes = Vec::with_capacity(ids.len());
-        for (id, hash) in ids.into_iter().zip(hashes) {
-            let hash = hash.ok_or_else(|| {
-                StoreError::Damaged(format!("tree node {id:?} is missing at size {}", head.size))
-            })?;
-            nodes.push((id, hash));
-        }
-        Some(nodes)
-    };
-    let batch = sealer.seal(TxView {
-        head,
-        versions,
-        frontier,
-    })?;
+    let batch = super::seal_under_lock(&mut Reads(&mut *conn), head, sealer).await?;
     write_and_commit(conn, &batch).await?;
     Ok(batch)
 }
