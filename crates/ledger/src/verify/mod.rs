@@ -568,11 +568,6 @@ impl Verifier {
             merkle::verify_consistency(m, n, &p, root_m, &self.frontier.root()).is_ok()
         })
     }
-
-    /// Entries walked so far.
-    pub fn entries(&self) -> u64 {
-        self.report.entries
-    }
 }
 
 /// The perfect tree nodes that entries `start..end` complete, in order: what a store must hold
