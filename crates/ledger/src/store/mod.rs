@@ -184,4 +184,11 @@ pub trait Store: Send + Sync + 'static {
     async fn checkpoint(&self, size: u64) -> Result<Option<String>>;
     /// All checkpoint sizes, ascending.
     async fn checkpoint_sizes(&self) -> Result<Vec<u64>>;
+    /// Tree sizes committed by any writer sharing this store, other processes included, as
+    /// they become known; `None` when the backend has no way to hear of them (a process then
+    /// learns of its own appends from its writer). Values only grow; a missed wake-up is made
+    /// good by a periodic read of the head.
+    async fn watch_heads(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>> {
+        Ok(None)
+    }
 }

@@ -8,21 +8,32 @@ use crate::entry::{ChainHash, ZERO_HASH};
 use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor as _, PgConnection, Row as _};
 use std::collections::HashMap;
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{watch, OnceCell};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The advisory lock every node takes to append ("custodia" in ASCII).
 const APPEND_LOCK: i64 = 0x6375_7374_6f64_6961;
 
+/// The channel every append notifies when it commits; the payload is the new tree size.
+const APPENDED_CHANNEL: &str = "custodia_appended";
+
+/// How often a listening node reads the head anyway: notifications sent while its listening
+/// connection was down are not replayed, so this bounds how late such an entry is seen.
+const HEAD_POLL: Duration = Duration::from_secs(2);
+
 /// A ledger in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Heads heard from every node, started on the first [`Store::watch_heads`].
+    heads: Arc<OnceCell<watch::Receiver<u64>>>,
 }
 
 fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -65,7 +76,10 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| open_err(format!("cannot migrate the ledger schema: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            heads: Arc::default(),
+        })
     }
 
     /// Closes the pool.
@@ -77,6 +91,53 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+async fn head_size(pool: &PgPool) -> Result<u64> {
+    let mut conn = pool.acquire().await.map_err(db("reading the head"))?;
+    Ok(read_head(&mut conn).await?.size)
+}
+
+/// Listens for every node's appends and publishes the largest size heard, reading the head
+/// whenever the channel has been quiet for [`HEAD_POLL`] or the listening connection dropped.
+async fn listen_for_heads(pool: &PgPool) -> Result<watch::Receiver<u64>> {
+    let mut listener = PgListener::connect_with(pool)
+        .await
+        .map_err(db("listening for appends"))?;
+    listener
+        .listen(APPENDED_CHANNEL)
+        .await
+        .map_err(db("listening for appends"))?;
+    // Read after LISTEN took effect: an append committed in between is in this size or heard.
+    let (tx, rx) = watch::channel(head_size(pool).await?);
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        loop {
+            let size = match tokio::time::timeout(HEAD_POLL, listener.try_recv()).await {
+                Ok(Ok(Some(notification))) => notification.payload().parse::<u64>().ok(),
+                // Quiet, or the connection dropped (it reconnects on the next call): ask.
+                Ok(Ok(None)) | Err(_) => head_size(&pool).await.ok(),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "listening for other nodes' appends");
+                    tokio::time::sleep(HEAD_POLL).await;
+                    head_size(&pool).await.ok()
+                }
+            };
+            if tx.is_closed() {
+                return;
+            }
+            if let Some(size) = size {
+                tx.send_if_modified(|known| {
+                    let grew = size > *known;
+                    if grew {
+                        *known = size;
+                    }
+                    grew
+                });
+            }
+        }
+    });
+    Ok(rx)
 }
 
 /// The URL without its password, for messages.
@@ -274,6 +335,15 @@ async fn seal_locked(conn: &mut PgConnection, sealer: &mut dyn Sealer) -> Result
     let head = read_head(conn).await?;
     let batch = super::seal_under_lock(&mut Reads(&mut *conn), head, sealer).await?;
     write_batch(conn, &batch).await?;
+    if let Some(last) = batch.rows.last() {
+        // Delivered to listeners only when the transaction commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(APPENDED_CHANNEL)
+            .bind((last.seq + 1).to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db("announcing an append"))?;
+    }
     Ok(batch)
 }
 
@@ -389,5 +459,13 @@ impl Store for PgStore {
             .into_iter()
             .filter_map(|s| u64::try_from(s).ok())
             .collect())
+    }
+
+    async fn watch_heads(&self) -> Result<Option<watch::Receiver<u64>>> {
+        let heads = self
+            .heads
+            .get_or_try_init(|| listen_for_heads(&self.pool))
+            .await?;
+        Ok(Some(heads.clone()))
     }
 }
