@@ -1,17 +1,19 @@
 //! API tokens and roles.
 //!
 //! A token is 256 random bits, shown once when created; only its SHA-256 is stored, in
-//! `api_tokens` of `DATA/api.db`, so a copy of the database does not let anyone in. A request
+//! `api_tokens` of `DATA/api.db` (or of the ledger's PostgreSQL database), so a copy of the database does not let anyone in. A request
 //! names its token as `Authorization: Bearer <token>`; the token's principal is the actor of
 //! every event the request writes, and its role decides which endpoint classes it may use.
 
 use crate::error::{ApiError, Result};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row as _, SqlitePool};
 use std::collections::HashMap;
 use std::path::Path;
+use std::str::FromStr as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -145,10 +147,18 @@ pub struct NewToken {
     pub secret: String,
 }
 
+/// Where the API's tables live: `DATA/api.db` beside a SQLite ledger, or the ledger's own
+/// PostgreSQL database, so that every node of a multi-node deployment sees every token.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
 /// The `api_tokens` table and the API's other stored state (cosigned checkpoints).
 #[derive(Debug, Clone)]
 pub struct ApiDb {
-    pool: SqlitePool,
+    pool: Pool,
     /// Recently authenticated token hashes, so that a busy client costs no query per request.
     cache: std::sync::Arc<Mutex<HashMap<String, (Caller, Instant)>>>,
 }
@@ -170,15 +180,54 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     revoked_at TEXT
 );
 CREATE TABLE IF NOT EXISTS cosigned_checkpoints (
-    size INTEGER NOT NULL,
+    size BIGINT NOT NULL,
     witness TEXT NOT NULL,
     witness_key TEXT NOT NULL,
     note TEXT NOT NULL,
     PRIMARY KEY (size, witness, witness_key)
 );";
 
+/// The advisory lock under which nodes starting together create the tables once.
+const SCHEMA_LOCK: i64 = 0x6375_7374_6170_6931;
+
 fn hash_token(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …` (no query here has a `?` in a literal).
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs a statement on either backend; yields the rows affected.
+macro_rules! execute {
+    ($pool:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        match $pool {
+            Pool::Sqlite(p) => sqlx::query($sql)$(.bind($bind))*.execute(p).await.map(|r| r.rows_affected()),
+            Pool::Postgres(p) => sqlx::query(&numbered($sql))$(.bind($bind))*.execute(p).await.map(|r| r.rows_affected()),
+        }
+    };
+}
+
+/// Fetches rows on either backend, mapping each with `$map` (a closure over the row).
+macro_rules! fetch {
+    ($pool:expr, $sql:expr, [$($bind:expr),*], $map:expr) => {
+        match $pool {
+            Pool::Sqlite(p) => sqlx::query($sql)$(.bind($bind))*.fetch_all(p).await?.iter().map($map).collect::<Result<Vec<_>>>(),
+            Pool::Postgres(p) => sqlx::query(&numbered($sql))$(.bind($bind))*.fetch_all(p).await?.iter().map($map).collect::<Result<Vec<_>>>(),
+        }
+    };
 }
 
 impl ApiDb {
@@ -194,10 +243,33 @@ impl ApiDb {
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(Self {
+        Ok(Self::with(Pool::Sqlite(pool)))
+    }
+
+    /// Opens (creating if needed) the API tables in the PostgreSQL database at `url`, the
+    /// ledger's own, shared by every node.
+    pub async fn open_postgres(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let mut tx = pool.begin().await?;
+        // Two nodes starting at once would race on CREATE TABLE IF NOT EXISTS.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Self::with(Pool::Postgres(pool)))
+    }
+
+    fn with(pool: Pool) -> Self {
+        Self {
             pool,
             cache: std::sync::Arc::default(),
-        })
+        }
     }
 
     /// Creates a token for `principal` with `role`; the secret is returned once.
@@ -208,28 +280,25 @@ impl ApiDb {
         let mut id = [0u8; 6];
         rand::rngs::OsRng.fill_bytes(&mut id);
         let id = format!("tok_{}", hex::encode(id));
-        sqlx::query(
+        execute!(
+            &self.pool,
             "INSERT INTO api_tokens (id, hash, principal, role, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(hash_token(&secret))
-        .bind(principal)
-        .bind(role.as_str())
-        .bind(custodia_ledger::time::Timestamp::now().to_string())
-        .execute(&self.pool)
-        .await?;
+            &id,
+            hash_token(&secret),
+            principal,
+            role.as_str(),
+            custodia_ledger::time::Timestamp::now().to_string(),
+        )?;
         Ok(NewToken { id, secret })
     }
 
     /// Every token, newest last.
     pub async fn list(&self) -> Result<Vec<TokenInfo>> {
-        let rows = sqlx::query(
+        fetch!(
+            &self.pool,
             "SELECT id, principal, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
+            [],
+            |r| {
                 Ok(TokenInfo {
                     id: r.try_get("id")?,
                     principal: r.try_get("principal")?,
@@ -237,20 +306,20 @@ impl ApiDb {
                     created_at: r.try_get("created_at")?,
                     revoked_at: r.try_get("revoked_at")?,
                 })
-            })
-            .collect()
+            }
+        )
     }
 
     /// Revokes token `id`; false when no unrevoked token has that id.
     pub async fn revoke(&self, id: &str) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(custodia_ledger::time::Timestamp::now().to_string())
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+        let done = execute!(
+            &self.pool,
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            custodia_ledger::time::Timestamp::now().to_string(),
+            id,
+        )?;
         self.forget();
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Caller, Instant)>> {
@@ -281,21 +350,23 @@ impl ApiDb {
     }
 
     async fn lookup(&self, hash: &str) -> Result<Option<Caller>> {
-        let row = sqlx::query(
+        let found = fetch!(
+            &self.pool,
             "SELECT id, principal, role FROM api_tokens WHERE hash = ? AND revoked_at IS NULL",
-        )
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let role: String = row.try_get("role")?;
-        let role = Role::parse(&role)
-            .ok_or_else(|| ApiError::internal(format!("stored token has unknown role {role}")))?;
-        Ok(Some(Caller {
-            token_id: row.try_get("id")?,
-            principal: row.try_get("principal")?,
-            role,
-        }))
+            [hash],
+            |r| {
+                let role: String = r.try_get("role")?;
+                let role = Role::parse(&role).ok_or_else(|| {
+                    ApiError::internal(format!("stored token has unknown role {role}"))
+                })?;
+                Ok(Caller {
+                    token_id: r.try_get("id")?,
+                    principal: r.try_get("principal")?,
+                    role,
+                })
+            }
+        )?;
+        Ok(found.into_iter().next())
     }
 
     /// Stores a cosigned checkpoint note (one per size, witness and key; a later one replaces).
@@ -306,27 +377,26 @@ impl ApiDb {
         key: &str,
         note: &str,
     ) -> Result<()> {
-        sqlx::query("INSERT OR REPLACE INTO cosigned_checkpoints VALUES (?, ?, ?, ?)")
-            .bind(size as i64)
-            .bind(witness)
-            .bind(key)
-            .bind(note)
-            .execute(&self.pool)
-            .await?;
+        execute!(
+            &self.pool,
+            "INSERT INTO cosigned_checkpoints (size, witness, witness_key, note) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (size, witness, witness_key) DO UPDATE SET note = excluded.note",
+            size as i64,
+            witness,
+            key,
+            note,
+        )?;
         Ok(())
     }
 
     /// The cosigned notes of checkpoint `size`: (witness, key, note).
     pub async fn cosigned(&self, size: u64) -> Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query(
+        fetch!(
+            &self.pool,
             "SELECT witness, witness_key, note FROM cosigned_checkpoints WHERE size = ? ORDER BY witness",
+            [size as i64],
+            |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
         )
-        .bind(size as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
     }
 }
 

@@ -144,8 +144,18 @@ async fn decide(
 ) -> Result<Vec<Event>> {
     // Decide on everything this server has acknowledged, not on a fold that lags behind.
     state.sms.settle(&state.ledger).await?;
-    let sms = state.sms.read().await;
-    let current = sms.stream(stream).map_or(0, |s| s.version());
+    let mut sms = state.sms.read().await;
+    let mut current = sms.stream(stream).map_or(0, |s| s.version());
+    if current < expected {
+        // Another node sharing the ledger may have written it: fold up to the stored head.
+        drop(sms);
+        let head = state.ledger.size().await?;
+        if head > 0 {
+            state.sms.wait_for(head - 1).await;
+        }
+        sms = state.sms.read().await;
+        current = sms.stream(stream).map_or(0, |s| s.version());
+    }
     if current != expected {
         return Err(ApiError::Conflict(format!(
             "stream {stream}: expected version {expected}, but the stream is at version {current}"

@@ -7,6 +7,11 @@
 //! lagged) does not make anyone buffer more: it goes back to reading the store, a page at a
 //! time, and rejoins the ring when it has caught up.
 //!
+//! Other nodes' appends (several servers on one PostgreSQL ledger) never pass through this
+//! process's ring: a follower at the end also watches the heads the store hears of
+//! ([`Store::watch_heads`](custodia_ledger::store::Store::watch_heads)), and when the head moves
+//! past it without the ring delivering, it reads the store.
+//!
 //! Two kinds of item are followed: whole [`Entry`]s (the SMS fold) and [`Line`]s, an entry's
 //! stored line with the fields subscriptions filter on. Lines are encoded once per entry by
 //! [`relay_lines`] and shared by every subscriber, so a hundred subscribers do not encode
@@ -18,6 +23,7 @@ use custodia_ledger::store::Row;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError, Receiver};
+use tokio::sync::watch;
 
 /// Rows read from the store per page while catching up; bounds a follower's memory.
 pub const CATCH_UP_ROWS_MAX: u32 = 256;
@@ -92,6 +98,9 @@ pub struct Follower<T = Entry> {
     next: u64,
     page: VecDeque<Arc<T>>,
     catching_up: bool,
+    /// Heads committed by any node; asked of the store once, when the follower first waits.
+    heads: Option<watch::Receiver<u64>>,
+    heads_asked: bool,
 }
 
 impl Follower<Entry> {
@@ -112,6 +121,8 @@ impl<T: Item> Follower<T> {
             next: from,
             page: VecDeque::new(),
             catching_up: true,
+            heads: None,
+            heads_asked: false,
         }
     }
 
@@ -132,7 +143,33 @@ impl<T: Item> Follower<T> {
                 self.read_page().await?;
                 continue;
             }
-            match self.live.recv().await {
+            if !self.heads_asked {
+                self.heads_asked = true;
+                self.heads = self.ledger.store().watch_heads().await?;
+                // Entries committed elsewhere before the watch began are in the store.
+                self.catching_up = true;
+                continue;
+            }
+            let received = match &mut self.heads {
+                None => self.live.recv().await,
+                Some(heads) => tokio::select! {
+                    biased;
+                    received = self.live.recv() => received,
+                    changed = heads.changed() => {
+                        match changed {
+                            // Another node committed past us: the store has it.
+                            Ok(()) if *heads.borrow_and_update() > self.next => {
+                                self.catching_up = true;
+                            }
+                            Ok(()) => {}
+                            // The watch ended (store closing): the ring alone remains.
+                            Err(_) => self.heads = None,
+                        }
+                        continue;
+                    }
+                },
+            };
+            match received {
                 Ok(item) if item.seq() < self.next => {}
                 Ok(item) if item.seq() == self.next => {
                     self.next += 1;
