@@ -25,12 +25,83 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-/// Where the ledger's data directory is.
+/// Where the ledger is: a data directory (embedded SQLite), or a PostgreSQL URL with a key
+/// directory beside it.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct DataDir {
-    /// The ledger's data directory (ledger.db and keys/).
-    #[arg(long = "data", value_name = "DIR", default_value = "./custodia-data")]
+    /// The ledger: a data directory (ledger.db and keys/), or a postgres:// URL (several nodes
+    /// share one ledger there; key files then come from --keys).
+    #[arg(
+        long = "data",
+        value_name = "DIR|URL",
+        default_value = "./custodia-data",
+        env = "CUSTODIA_DATA"
+    )]
     pub(crate) path: PathBuf,
+    /// With a postgres:// --data: the directory of this node's key files (root.pem, node.pem).
+    /// A data directory keeps them in DIR/keys.
+    #[arg(long = "keys", value_name = "DIR", env = "CUSTODIA_KEYS")]
+    pub(crate) keys: Option<PathBuf>,
+}
+
+/// Key files in a key directory.
+pub(crate) const ROOT_KEY_NAME: &str = "root.pem";
+/// The node key file in a key directory.
+pub(crate) const NODE_KEY_NAME: &str = "node.pem";
+
+/// A ledger's place, as `--data` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// A data directory with the embedded SQLite database.
+    Dir(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(String),
+}
+
+impl DataDir {
+    /// A `postgres://` (or `postgresql://`) value names a database; anything else a directory.
+    pub(crate) fn location(&self) -> Location {
+        match self.path.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Location::Postgres(url.to_owned())
+            }
+            _ => Location::Dir(self.path.clone()),
+        }
+    }
+
+    /// The directory of the key files: `--keys`, else `DIR/keys` for a data directory, else
+    /// `./custodia-keys` for a database.
+    pub(crate) fn key_dir(&self) -> PathBuf {
+        match (&self.keys, self.location()) {
+            (Some(keys), _) => keys.clone(),
+            (None, Location::Dir(dir)) => dir.join("keys"),
+            (None, Location::Postgres(_)) => PathBuf::from("./custodia-keys"),
+        }
+    }
+
+    /// The node key file that seals this node's appends.
+    pub(crate) fn node_key_file(&self) -> PathBuf {
+        self.key_dir().join(NODE_KEY_NAME)
+    }
+
+    /// How to name the ledger in messages: the directory, or the URL without its password.
+    pub(crate) fn display(&self) -> String {
+        match self.location() {
+            Location::Dir(dir) => dir.display().to_string(),
+            Location::Postgres(url) => redact(&url),
+        }
+    }
+}
+
+/// A URL without its password.
+pub(crate) fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((credentials, host)) => match credentials.rsplit_once(':') {
+            Some((user, _)) if user.contains("//") => format!("{user}:***@{host}"),
+            _ => format!("{credentials}@{host}"),
+        },
+        None => url.to_owned(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,8 +198,9 @@ pub(crate) struct AppendArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["data", "bundle"])))]
 pub(crate) struct VerifyArgs {
-    /// Verify the ledger in this data directory (every entry, stored column and tree node).
-    #[arg(long = "data", value_name = "DIR")]
+    /// Verify the ledger in this data directory or postgres:// database (every entry, stored
+    /// column and tree node).
+    #[arg(long = "data", value_name = "DIR|URL")]
     pub(crate) data: Option<PathBuf>,
     /// Verify an exported bundle directory.
     #[arg(long, value_name = "DIR")]

@@ -70,6 +70,11 @@ fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        // `custodia … | head` closing the pipe early is the reader's choice, not a bug: stop
+        // without a bug report (the output was not all delivered, so not with success).
+        if what.contains("Broken pipe") {
+            std::process::exit(i32::from(exit::FAILURE));
+        }
         eprintln!(
             "error: internal error{at}: {what} (this is a bug in custodia; please report it)"
         );

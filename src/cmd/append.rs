@@ -48,7 +48,7 @@ pub(crate) async fn run(args: AppendArgs) -> anyhow::Result<u8> {
     let label = args.file.display().to_string();
     let inputs = read_events(&bytes, args.expect == ExpectArg::Next)
         .map_err(|problems| bad_input(list_problems(&label, &problems)))?;
-    let ledger = super::open_ledger(&args.data.path).await?;
+    let ledger = super::open_ledger(&args.data).await?;
     let requests = prepare(&ledger, &inputs, key.as_ref(), args.expect)
         .await
         .map_err(|problems| bad_input(list_problems(&label, &problems)))?;

@@ -50,7 +50,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         println!("\nAPI token (admin, shown once): {}", token.secret);
         // The address is printed by `serve` once bound (port 0 picks one).
         println!("try: curl -H 'Authorization: Bearer <token>' <address>/v1/checkpoints/latest");
-        return super::serve::serve(dir, args.listen).await;
+        return super::serve::serve(&args.data, args.listen).await;
     }
     Ok(exit::OK)
 }
@@ -75,7 +75,7 @@ async fn load(dir: &Path) -> anyhow::Result<()> {
     );
     let envelopes = scenario::generate(ScenarioConfig::demo())
         .map_err(|e| anyhow::anyhow!("the reference scenario failed to generate: {e}"))?;
-    let ledger = super::open_ledger(dir).await?;
+    let ledger = super::open_ledger(&dir_of(dir)).await?;
     let bar = crate::progress::entries(envelopes.len() as u64, "loading");
     // One at a time, in scenario order: `Expect::Exact` would refuse anything out of place,
     // and a few thousand durable commits take seconds. (Submitting many at once through a
@@ -103,18 +103,26 @@ async fn load(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo keeps its ledger in a data directory.
+fn dir_of(dir: &Path) -> crate::cli::DataDir {
+    crate::cli::DataDir {
+        path: dir.to_owned(),
+        keys: None,
+    }
+}
+
 /// Verifies the ledger and prints the security manager's first look, folded from the ledger
 /// itself (not from the generator), as of its last event.
 async fn summarize(dir: &Path) -> anyhow::Result<()> {
-    let store = super::open_store(dir).await?;
-    let report = custodia_ledger::bundle::verify_store(&store, None, &|_| {}).await?;
+    let store = super::open_store(&dir_of(dir)).await?;
+    let report = custodia_ledger::bundle::verify_store(&*store, None, &|_| {}).await?;
     if report.violation_count > 0 {
         anyhow::bail!(
             "the ledger does not verify: {} violations; run `custodia verify`",
             report.violation_count
         );
     }
-    let sms = fold(&store).await?;
+    let sms = fold(&*store).await?;
     let at = sms
         .streams()
         .filter_map(|(_, s)| s.last_occurred_at())
@@ -124,11 +132,9 @@ async fn summarize(dir: &Path) -> anyhow::Result<()> {
     print_risks(&sms);
     print_actions(&sms, at);
     print_board(&sms, at);
-    let sizes = custodia_ledger::store::Store::checkpoint_sizes(&store).await?;
+    let sizes = store.checkpoint_sizes().await?;
     if let Some(size) = sizes.last() {
-        let note = custodia_ledger::store::Store::checkpoint(&store, *size)
-            .await?
-            .unwrap_or_default();
+        let note = store.checkpoint(*size).await?.unwrap_or_default();
         println!("\nlatest checkpoint (size {size}):\n{note}");
     }
     println!("verified {} entries", report.entries);
@@ -136,8 +142,7 @@ async fn summarize(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fold(store: &custodia_ledger::store::sqlite::SqliteStore) -> anyhow::Result<Sms> {
-    use custodia_ledger::store::Store as _;
+async fn fold(store: &dyn custodia_ledger::store::Store) -> anyhow::Result<Sms> {
     let mut sms = Sms::new();
     let mut from = 0;
     loop {

@@ -1,21 +1,21 @@
 //! `custodia keys …`: the key registry lives in the ledger (stream `ledger/keys`); every change
 //! is attested by the root key and appended at the stream's next version.
 
-use crate::cli::{RegisterArgs, RevokeArgs, RootArgs};
+use crate::cli::{DataDir, RegisterArgs, RevokeArgs, RootArgs};
 use crate::exit::{self, as_input, bad_input};
 use crate::secrets::{passphrase, read_key_file, KEY_PASSPHRASE_ENV};
 use anyhow::Context as _;
 use custodia_ledger::entry::Event;
 use custodia_ledger::keys::{KeyChange, PublicKey, Purpose, SecretKey, KEYS_STREAM};
-use custodia_ledger::ledger::{load_registry, Ledger, NODE_KEY_FILE};
+use custodia_ledger::ledger::{load_registry, Ledger};
 use custodia_ledger::time::Timestamp;
 use custodia_ledger::writer::{AppendRequest, Expect, Receipt};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-pub(crate) async fn list(dir: &Path) -> anyhow::Result<u8> {
-    let store = super::open_store(dir).await?;
-    let registry = load_registry(&store)
+pub(crate) async fn list(data: &DataDir) -> anyhow::Result<u8> {
+    let store = super::open_store(data).await?;
+    let registry = load_registry(&*store)
         .await
         .context("reading the key registry")?;
     let mut keys: Vec<_> = registry.iter().collect();
@@ -64,7 +64,7 @@ pub(crate) async fn register(args: RegisterArgs) -> anyhow::Result<u8> {
 pub(crate) async fn revoke(args: RevokeArgs) -> anyhow::Result<u8> {
     let key = parse_public(&args.key)?;
     let session = KeySession::open(&args.root).await?;
-    session.check_revocable(&key, &args.root.data.path).await?;
+    session.check_revocable(&key, &args.root.data).await?;
     let receipt = session
         .change("key.revoked", revocation(&key, &args.reason))
         .await?;
@@ -94,8 +94,7 @@ pub(crate) fn generate(out: &Path, encrypt: bool) -> anyhow::Result<u8> {
 /// key is written first (as keys/node.pem.next) so that a crash part-way never loses a key the
 /// ledger has registered.
 pub(crate) async fn rotate(args: RootArgs) -> anyhow::Result<u8> {
-    let dir = &args.data.path;
-    let node_file = dir.join(NODE_KEY_FILE);
+    let node_file = args.data.node_key_file();
     let next_file = with_suffix(&node_file, ".next");
     if next_file.exists() {
         return Err(bad_input(format!(
@@ -118,7 +117,10 @@ pub(crate) async fn rotate(args: RootArgs) -> anyhow::Result<u8> {
     session
         .change("key.revoked", revocation(&old, "rotated"))
         .await?;
-    let retired = dir.join(format!("keys/node-{}.pem.revoked", compact_now()));
+    let retired = args
+        .data
+        .key_dir()
+        .join(format!("node-{}.pem.revoked", compact_now()));
     tracing::info!(new = %new.public(), old = %old, "node key rotated in the ledger; moving files");
     std::fs::rename(&node_file, &retired)
         .with_context(|| format!("moving the old node key to {}", retired.display()))?;
@@ -141,7 +143,7 @@ impl KeySession {
     async fn open(args: &RootArgs) -> anyhow::Result<Self> {
         super::check_actor(&args.by, "--by")?;
         let root = read_key_file(&args.root_key)?;
-        let ledger = super::open_ledger(&args.data.path).await?;
+        let ledger = super::open_ledger(&args.data).await?;
         let registry = load_registry(&**ledger.store()).await?;
         let next_seq = ledger.size().await?;
         if !registry.allows(&root.public(), next_seq, Purpose::Admin) {
@@ -158,7 +160,7 @@ impl KeySession {
         })
     }
 
-    async fn check_revocable(&self, key: &PublicKey, dir: &Path) -> anyhow::Result<()> {
+    async fn check_revocable(&self, key: &PublicKey, data: &DataDir) -> anyhow::Result<()> {
         let registry = load_registry(&**self.ledger.store()).await?;
         match registry.get(key) {
             None => return Err(bad_input(format!("key {key} is not registered"))),
@@ -167,10 +169,10 @@ impl KeySession {
             }
             Some(_) => {}
         }
-        let node = SecretKey::read_pem(&dir.join(NODE_KEY_FILE), None).map(|k| k.public());
+        let node = SecretKey::read_pem(&data.node_key_file(), None).map(|k| k.public());
         if node.as_ref().ok() == Some(key) {
             return Err(bad_input(format!(
-                "{key} is this data directory's node key; revoking it would stop every append: \
+                "{key} is this node's key; revoking it would stop every append: \
                  use `custodia keys rotate`"
             )));
         }

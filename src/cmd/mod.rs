@@ -9,12 +9,17 @@ pub(crate) mod serve;
 pub(crate) mod tokens;
 mod verify;
 
-use crate::cli::{Command, KeysCommand, ProveCommand};
+use crate::cli::{Command, DataDir, KeysCommand, Location, ProveCommand};
 use crate::exit::{self, bad_input};
 use anyhow::Context as _;
-use custodia_ledger::ledger::{Ledger, DB_FILE, NODE_KEY_FILE};
+use custodia_ledger::keys::SecretKey;
+use custodia_ledger::ledger::{Ledger, DB_FILE};
+use custodia_ledger::store::postgres::PgStore;
 use custodia_ledger::store::sqlite::SqliteStore;
+use custodia_ledger::store::Store;
+use custodia_ledger::writer::WriterConfig;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Runs one command; `Ok` carries the exit code (0, or 1 for violations).
 pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
@@ -23,14 +28,14 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Append(args) => append::run(args).await,
         Command::Verify(args) => verify::run(args).await,
         Command::Export(args) => verify::export(args).await,
-        Command::Checkpoint(data) => checkpoint(&data.path).await,
+        Command::Checkpoint(data) => checkpoint(&data).await,
         Command::Prove(ProveCommand::Inclusion { data, seq, size }) => {
-            prove::inclusion(&data.path, seq, size).await
+            prove::inclusion(&data, seq, size).await
         }
         Command::Prove(ProveCommand::Consistency { data, from, to }) => {
-            prove::consistency(&data.path, from, to).await
+            prove::consistency(&data, from, to).await
         }
-        Command::Keys(KeysCommand::List(data)) => keys::list(&data.path).await,
+        Command::Keys(KeysCommand::List(data)) => keys::list(&data).await,
         Command::Keys(KeysCommand::Register(args)) => keys::register(args).await,
         Command::Keys(KeysCommand::Revoke(args)) => keys::revoke(args).await,
         Command::Keys(KeysCommand::Generate { out, encrypt }) => keys::generate(&out, encrypt),
@@ -41,8 +46,8 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
     }
 }
 
-async fn checkpoint(dir: &Path) -> anyhow::Result<u8> {
-    let ledger = open_ledger(dir).await?;
+async fn checkpoint(data: &DataDir) -> anyhow::Result<u8> {
+    let ledger = open_ledger(data).await?;
     let note = ledger.checkpoint().await.context("signing a checkpoint")?;
     print!("{note}");
     Ok(exit::OK)
@@ -61,18 +66,70 @@ fn require_ledger(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the store alone: reading and verifying need no key.
-pub(crate) async fn open_store(dir: &Path) -> anyhow::Result<SqliteStore> {
-    require_ledger(dir)?;
-    SqliteStore::open(&dir.join(DB_FILE), false)
-        .await
-        .with_context(|| format!("opening the ledger in {}", dir.display()))
+/// An open store of either backend; derefs to the [`Store`] trait.
+pub(crate) enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
-/// Opens the ledger for writing, sealing with the data directory's node key.
-pub(crate) async fn open_ledger(dir: &Path) -> anyhow::Result<Ledger> {
-    require_ledger(dir)?;
-    let node = dir.join(NODE_KEY_FILE);
+impl std::ops::Deref for AnyStore {
+    type Target = dyn Store;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            AnyStore::Sqlite(s) => s,
+            AnyStore::Postgres(s) => s,
+        }
+    }
+}
+
+impl AnyStore {
+    /// Closes the connections (SQLite also folds its write-ahead log back).
+    pub(crate) async fn close(self) {
+        match self {
+            AnyStore::Sqlite(s) => s.close().await,
+            AnyStore::Postgres(s) => s.close().await,
+        }
+    }
+
+    pub(crate) fn into_arc(self) -> Arc<dyn Store> {
+        match self {
+            AnyStore::Sqlite(s) => Arc::new(s),
+            AnyStore::Postgres(s) => Arc::new(s),
+        }
+    }
+}
+
+/// Opens the store alone: reading and verifying need no key.
+pub(crate) async fn open_store(data: &DataDir) -> anyhow::Result<AnyStore> {
+    match data.location() {
+        Location::Dir(dir) => {
+            require_ledger(&dir)?;
+            let store = SqliteStore::open(&dir.join(DB_FILE), false)
+                .await
+                .with_context(|| format!("opening the ledger in {}", dir.display()))?;
+            Ok(AnyStore::Sqlite(store))
+        }
+        Location::Postgres(url) => {
+            let store = PgStore::open(&url)
+                .await
+                .with_context(|| format!("opening the ledger at {}", data.display()))?;
+            if store.meta("name").await?.is_none() {
+                return Err(bad_input(format!(
+                    "{} holds no ledger; create one with `custodia init --data <URL> --keys DIR`",
+                    data.display()
+                )));
+            }
+            Ok(AnyStore::Postgres(store))
+        }
+    }
+}
+
+/// Opens the ledger for writing, sealing with the node key file of `data`.
+pub(crate) async fn open_ledger(data: &DataDir) -> anyhow::Result<Ledger> {
+    let node = data.node_key_file();
+    if let Location::Dir(dir) = data.location() {
+        require_ledger(&dir)?;
+    }
     if !node.is_file() {
         anyhow::bail!(
             "node key file {} is missing: it seals every entry and checkpoint; restore it from \
@@ -80,9 +137,25 @@ pub(crate) async fn open_ledger(dir: &Path) -> anyhow::Result<Ledger> {
             node.display()
         );
     }
-    Ledger::open(dir)
+    let node_key = SecretKey::read_pem(&node, None)
+        .with_context(|| format!("reading the node key {}", node.display()))?;
+    let store = open_store(data).await?;
+    Ledger::open_store(store.into_arc(), node_key, WriterConfig::default())
         .await
-        .with_context(|| format!("opening the ledger in {}", dir.display()))
+        .with_context(|| format!("opening the ledger in {}", data.display()))
+}
+
+/// Opens the API's own tables (tokens, cosigned checkpoints): `DIR/api.db` beside a data
+/// directory, or the same PostgreSQL database, so that every node sees every token.
+pub(crate) async fn open_api_db(data: &DataDir) -> anyhow::Result<custodia_api::auth::ApiDb> {
+    let db = match data.location() {
+        Location::Dir(dir) => {
+            require_ledger(&dir)?;
+            custodia_api::auth::ApiDb::open(&dir).await
+        }
+        Location::Postgres(url) => custodia_api::auth::ApiDb::open_postgres(&url).await,
+    };
+    db.with_context(|| format!("opening the API tables of {}", data.display()))
 }
 
 /// Checks `<class>:<name>` with the ledger's own rule, by building a throwaway event.

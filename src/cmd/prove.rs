@@ -1,26 +1,25 @@
 //! `custodia prove inclusion|consistency`: RFC 9162 proofs as JSON, hashes in lowercase hex.
 
+use crate::cli::DataDir;
 use crate::exit::{self, bad_input};
 use anyhow::Context as _;
 use custodia_ledger::keys::SecretKey;
 use custodia_ledger::ledger::Ledger;
 use custodia_ledger::merkle::{self, ConsistencyProof, InclusionProof};
 use custodia_ledger::writer::WriterConfig;
-use std::path::Path;
-use std::sync::Arc;
 
 /// Opens the ledger for reading proofs. `Ledger` always starts a writer and so wants a sealing
 /// key; proofs never append, so a throwaway key stands in and the node key file is not needed
 /// (an auditor with only the database can prove).
-async fn open_for_proofs(dir: &Path) -> anyhow::Result<Ledger> {
-    let store = super::open_store(dir).await?;
+async fn open_for_proofs(data: &DataDir) -> anyhow::Result<Ledger> {
+    let store = super::open_store(data).await?;
     Ledger::open_store(
-        Arc::new(store),
+        store.into_arc(),
         SecretKey::generate(),
         WriterConfig::default(),
     )
     .await
-    .with_context(|| format!("opening the ledger in {}", dir.display()))
+    .with_context(|| format!("opening the ledger in {}", data.display()))
 }
 
 /// `size`, or the whole ledger; refuses a size beyond the ledger.
@@ -34,7 +33,7 @@ fn tree_size(asked: Option<u64>, head: u64, what: &str) -> anyhow::Result<u64> {
     Ok(size)
 }
 
-pub(crate) async fn inclusion(dir: &Path, seq: u64, size: Option<u64>) -> anyhow::Result<u8> {
+pub(crate) async fn inclusion(dir: &DataDir, seq: u64, size: Option<u64>) -> anyhow::Result<u8> {
     let ledger = open_for_proofs(dir).await?;
     let head = ledger.size().await?;
     let size = tree_size(size, head, "--size")?;
@@ -66,7 +65,7 @@ pub(crate) async fn inclusion(dir: &Path, seq: u64, size: Option<u64>) -> anyhow
     Ok(exit::OK)
 }
 
-pub(crate) async fn consistency(dir: &Path, from: u64, to: Option<u64>) -> anyhow::Result<u8> {
+pub(crate) async fn consistency(dir: &DataDir, from: u64, to: Option<u64>) -> anyhow::Result<u8> {
     let ledger = open_for_proofs(dir).await?;
     let head = ledger.size().await?;
     let to = tree_size(to, head, "--to")?;

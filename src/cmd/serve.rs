@@ -4,7 +4,6 @@ use anyhow::Context as _;
 use clap::Args;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -16,15 +15,13 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
-    serve(&args.data.path, args.listen).await
+    serve(&args.data, args.listen).await
 }
 
-/// Serves the ledger in `dir` on `listen` until Ctrl-C or SIGTERM.
-pub(crate) async fn serve(dir: &Path, listen: SocketAddr) -> anyhow::Result<u8> {
-    let ledger = super::open_ledger(dir).await?;
-    let db = custodia_api::auth::ApiDb::open(dir)
-        .await
-        .with_context(|| format!("opening the API database in {}", dir.display()))?;
+/// Serves the ledger of `data` on `listen` until Ctrl-C or SIGTERM.
+pub(crate) async fn serve(data: &crate::cli::DataDir, listen: SocketAddr) -> anyhow::Result<u8> {
+    let ledger = super::open_ledger(data).await?;
+    let db = super::open_api_db(data).await?;
     let config = custodia_api::Config::default();
     let state = custodia_api::AppState::new(std::sync::Arc::new(ledger), db, config);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -34,7 +31,7 @@ pub(crate) async fn serve(dir: &Path, listen: SocketAddr) -> anyhow::Result<u8> 
     // One line on stdout so that scripts (and tests) learn the port when it was 0.
     println!("listening on http://{addr}");
     std::io::stdout().flush()?;
-    tracing::info!(%addr, data = %dir.display(), "serving");
+    tracing::info!(%addr, data = %data.display(), "serving");
     axum::serve(listener, custodia_api::app(state))
         .with_graceful_shutdown(shutdown())
         .await

@@ -1,11 +1,10 @@
 //! `custodia tokens create|list|revoke`: API tokens for `custodia serve`, stored hashed in
 //! `DATA/api.db`. A new token's secret is printed once, on stdout, and never again.
 
+use crate::cli::{DataDir, Location};
 use crate::exit::{self, bad_input};
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use custodia_api::auth::{ApiDb, Role, ROLES};
-use std::path::Path;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokensCommand {
@@ -43,22 +42,17 @@ pub(crate) struct CreateArgs {
 pub(crate) async fn run(command: TokensCommand) -> anyhow::Result<u8> {
     match command {
         TokensCommand::Create(args) => create(args).await,
-        TokensCommand::List(data) => list(&data.path).await,
-        TokensCommand::Revoke { data, id } => revoke(&data.path, &id).await,
+        TokensCommand::List(data) => list(&data).await,
+        TokensCommand::Revoke { data, id } => revoke(&data, &id).await,
     }
 }
 
-async fn open(dir: &Path) -> anyhow::Result<ApiDb> {
-    if !dir.join(custodia_ledger::ledger::DB_FILE).is_file() {
-        return Err(bad_input(format!(
-            "{} holds no ledger; create one with `custodia init --data {}`",
-            dir.display(),
-            dir.display()
-        )));
+async fn open(data: &DataDir) -> anyhow::Result<ApiDb> {
+    if let Location::Postgres(_) = data.location() {
+        // Tokens belong to a ledger: refuse a database that holds none.
+        super::open_store(data).await?.close().await;
     }
-    ApiDb::open(dir)
-        .await
-        .with_context(|| format!("opening the API database in {}", dir.display()))
+    super::open_api_db(data).await
 }
 
 async fn create(args: CreateArgs) -> anyhow::Result<u8> {
@@ -73,7 +67,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<u8> {
     crate::cmd::check_actor(&args.principal, "--principal")?;
     custodia_domain::Actor::new(args.principal.as_str())
         .map_err(|e| bad_input(format!("--principal: {e}")))?;
-    let db = open(&args.data.path).await?;
+    let db = open(&args.data).await?;
     let token = db.create(&args.principal, role).await?;
     eprintln!(
         "token {} for {} as {}: shown once, keep it now",
@@ -85,8 +79,8 @@ async fn create(args: CreateArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn list(dir: &Path) -> anyhow::Result<u8> {
-    let db = open(dir).await?;
+async fn list(data: &DataDir) -> anyhow::Result<u8> {
+    let db = open(data).await?;
     for t in db.list().await? {
         let revoked = t
             .revoked_at
@@ -100,8 +94,8 @@ async fn list(dir: &Path) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn revoke(dir: &Path, id: &str) -> anyhow::Result<u8> {
-    let db = open(dir).await?;
+async fn revoke(data: &DataDir, id: &str) -> anyhow::Result<u8> {
+    let db = open(data).await?;
     if !db.revoke(id).await? {
         return Err(bad_input(format!("no active token with id {id}")));
     }

@@ -1,6 +1,6 @@
 //! `custodia verify` and `custodia export`.
 
-use crate::cli::{ExportArgs, VerifyArgs};
+use crate::cli::{DataDir, ExportArgs, VerifyArgs};
 use crate::exit::{self, as_input};
 use crate::progress;
 use anyhow::Context as _;
@@ -19,7 +19,13 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         .transpose()
         .map_err(as_input)?;
     let report = match (&args.data, &args.bundle) {
-        (Some(dir), _) => verify_store(dir, trusted.as_deref()).await?,
+        (Some(path), _) => {
+            let data = DataDir {
+                path: path.clone(),
+                keys: None,
+            };
+            verify_store(&data, trusted.as_deref()).await?
+        }
         (None, Some(dir)) => verify_bundle(dir, trusted.as_deref())?,
         (None, None) => return Err(exit::bad_input("give --data DIR or --bundle DIR")),
     };
@@ -35,16 +41,17 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     })
 }
 
-async fn verify_store(dir: &Path, trusted: Option<&str>) -> anyhow::Result<Report> {
-    let store = super::open_store(dir).await?;
-    let total = custodia_ledger::store::Store::head(&store)
+async fn verify_store(data: &DataDir, trusted: Option<&str>) -> anyhow::Result<Report> {
+    let store = super::open_store(data).await?;
+    let total = store
+        .head()
         .await
         .context("reading the ledger's head")?
         .size;
     let bar = progress::entries(total, "verifying");
-    let report = bundle::verify_store(&store, trusted, &|n| bar.set_position(n))
+    let report = bundle::verify_store(&*store, trusted, &|n| bar.set_position(n))
         .await
-        .with_context(|| format!("verifying the ledger in {}", dir.display()))?;
+        .with_context(|| format!("verifying the ledger in {}", data.display()))?;
     bar.finish_and_clear();
     store.close().await;
     Ok(report)
@@ -133,13 +140,14 @@ fn hex(hash: &[u8; 32]) -> String {
 }
 
 pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<u8> {
-    let store = super::open_store(&args.data.path).await?;
-    let total = custodia_ledger::store::Store::head(&store)
+    let store = super::open_store(&args.data).await?;
+    let total = store
+        .head()
         .await
         .context("reading the ledger's head")?
         .size;
     let bar = progress::entries(total, "exporting");
-    let summary = bundle::export(&store, &args.out, &|n| bar.set_position(n))
+    let summary = bundle::export(&*store, &args.out, &|n| bar.set_position(n))
         .await
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     bar.finish_and_clear();
