@@ -5,6 +5,7 @@ pub(crate) mod demo;
 mod init;
 mod keys;
 mod prove;
+pub(crate) mod replay;
 pub(crate) mod serve;
 pub(crate) mod tokens;
 mod verify;
@@ -38,6 +39,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Tokens(command) => tokens::run(command).await,
+        Command::Replay(args) => replay::run(args).await,
     }
 }
 
