@@ -76,8 +76,8 @@ create`. The OpenAPI document is at /v1/openapi.json.")]
     #[command(after_help = "\
 Creates DATA (default ./custodia-data) with the GlobalLogistics scenario, each event decided by
 the domain and sealed in scenario order; prints the top risks, open and overdue corrective
-actions, counts at a glance, the latest checkpoint and the verification result. Run again on
-the same DATA, it shows what is there.")]
+actions, the KPI board, an excerpt of the latest management review pack, the latest
+checkpoint and the verification result. Run again on the same DATA, it shows what is there.")]
     Demo(crate::cmd::demo::DemoArgs),
     /// Create, list and revoke API tokens (stored hashed in DATA/api.db).
     #[command(subcommand)]
