@@ -93,6 +93,10 @@ Statuses such as `overdue` are computed at --valid-at, else --as-of. The output 
 ledger size the answer corresponds to. An --as-of before the ledger's genesis entry is refused;
 a --valid-at before any event gives empty registers (history may be imported back-dated).")]
     Replay(crate::cmd::replay::ReplayArgs),
+    /// Talk to a running `custodia serve`: submit events attested with a local key file, or
+    /// send domain commands.
+    #[command(subcommand)]
+    Client(crate::cmd::client::ClientCommand),
 }
 
 #[derive(Debug, Args)]

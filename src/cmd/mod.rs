@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches and returns the exit code.
 
 mod append;
+pub(crate) mod client;
 pub(crate) mod demo;
 mod init;
 mod keys;
@@ -40,6 +41,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Demo(args) => demo::run(args).await,
         Command::Tokens(command) => tokens::run(command).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Client(command) => client::run(command).await,
     }
 }
 
