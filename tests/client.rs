@@ -316,6 +316,16 @@ async fn submit_lands_attested_events_and_a_refusal_prints_the_problem_and_write
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--url"));
+    // A malformed token is refused without being repeated.
+    let odd = format!("{owner_token} x");
+    let out = custodia(
+        &[
+            "client", "submit", "--url", &base, "--key", key, "--file", next,
+        ],
+        Some(&odd),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("CUSTODIA_TOKEN") && !stderr(&out).contains(&owner_token));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,7 +155,10 @@ fn replay_as_of_a_date_shows_the_registers_of_that_date() {
     // The tables say the same, and state the point they answer for.
     let text = ok(&["replay", "--data", &d, "--as-of", mid_at]);
     assert!(text.contains(&format!("as of {mid_at}")), "{text}");
-    assert!(text.contains(&format!("ledger size {mid_size}: ")), "{text}");
+    assert!(
+        text.contains(&format!("ledger size {mid_size}: ")),
+        "{text}"
+    );
     assert!(text.contains("\nrisks (1 row)"), "{text}");
     let r1_line = text
         .lines()

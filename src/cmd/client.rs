@@ -56,17 +56,12 @@ impl fmt::Debug for Token {
     }
 }
 
+// Parsing never fails: clap's message for an invalid value would repeat the value, so the
+// token is checked in `Api::new`, whose messages do not.
 impl std::str::FromStr for Token {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err("the token is empty".into());
-        }
-        if !s.chars().all(|c| c.is_ascii_graphic()) {
-            return Err("a token is printable ASCII without spaces".into());
-        }
-        Ok(Token(s.to_owned()))
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Token(s.trim().to_owned()))
     }
 }
 
@@ -153,6 +148,13 @@ impl Api {
                 "--url {}: give the base URL only, without query or fragment",
                 server.url
             )));
+        }
+        let token = &server.token.0;
+        if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(bad_input(
+                "--token (or CUSTODIA_TOKEN): a token is printable ASCII without spaces, as \
+                 `custodia tokens create` prints it (the value is not shown here)",
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
