@@ -256,12 +256,13 @@ fn replay_valid_at_a_plain_date_includes_that_whole_day() {
 fn replay_refuses_bad_dates_unknown_registers_and_dates_before_genesis() {
     let tmp = tempfile::tempdir().unwrap();
     let (d, _) = ledger(tmp.path());
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--as-of", "2026-02-30"], "not a calendar date"),
         (&["--as-of", "yesterday"], "--as-of"),
         (&["--as-of", "2020-01-01"], "before the ledger began"),
         (&["--as-of", "2030-01-01", "--register", "kpis"], "kpis"),
         (&[], "--as-of"),
+        (&["--as-of", "2030-01-01", "--limit", "0"], "--limit"),
     ];
     for (extra, says) in cases {
         let mut args = vec!["replay", "--data", &d];

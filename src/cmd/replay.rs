@@ -39,8 +39,8 @@ pub(crate) struct ReplayArgs {
     #[arg(long = "register", value_name = "NAME", value_parser = PossibleValuesParser::new(REGISTERS))]
     pub(crate) registers: Vec<String>,
     /// At most this many rows per register (by id); default: all.
-    #[arg(long, value_name = "N")]
-    pub(crate) limit: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: Option<u64>,
     /// Print one JSON document (every row in full) instead of tables.
     #[arg(long)]
     pub(crate) json: bool,
@@ -109,7 +109,8 @@ pub(crate) async fn run(args: ReplayArgs) -> anyhow::Result<u8> {
         (Some(a), None) => projector.as_of(a).await,
         (None, Some(v)) => projector.valid_at(v).await,
         (Some(a), Some(v)) => projector.valid_at_as_of(v, a).await,
-        (None, None) => unreachable!("clap requires --as-of or --valid-at"),
+        // clap requires one of the two; this answers rather than panics all the same.
+        (None, None) => return Err(bad_input("give --as-of DATE or --valid-at DATE")),
     }
     .context("replaying the ledger")?;
     // Statuses such as `overdue` are computed at the business date when one is given.
@@ -161,7 +162,7 @@ fn register(
     model: &Model,
     name: &'static str,
     at: Timestamp,
-    limit: Option<usize>,
+    limit: Option<u64>,
 ) -> anyhow::Result<Register> {
     macro_rules! registers {
         ($($field:ident),*) => {
@@ -198,14 +199,14 @@ fn register(
 fn lines<T: RegisterRow + Serialize>(
     table: &Table<T>,
     at: Timestamp,
-    limit: Option<usize>,
+    limit: Option<u64>,
 ) -> anyhow::Result<(usize, Vec<Line>)> {
     let mut rows: Vec<&T> = table.values().map(|r| &**r).collect();
     rows.sort_by(|a, b| a.id().cmp(b.id()));
     let total = rows.len();
     let lines = rows
         .into_iter()
-        .take(limit.unwrap_or(usize::MAX))
+        .take(limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)))
         .map(|r| {
             let row = serde_json::to_value(r).context("encoding a row")?;
             // Registers name their records differently; a corrective action by its
@@ -388,6 +389,22 @@ mod tests {
             "",
         ] {
             assert!(parse_date(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any instant in the ledger's form reads back as itself, and its calendar date alone
+        /// means the last microsecond of that day: never before the instant, and before the
+        /// next day begins.
+        #[test]
+        fn a_date_covers_every_instant_of_its_day(micros in -62_135_596_800_000_000i64..253_402_214_400_000_000) {
+            let t = Timestamp::from_micros(micros).unwrap();
+            let text = t.to_string();
+            proptest::prop_assert_eq!(parse_date(&text).unwrap(), t);
+            let end = parse_date(&text[..10]).unwrap();
+            proptest::prop_assert!(end >= t);
+            proptest::prop_assert!(end.micros() - t.micros() < 86_400_000_000);
+            proptest::prop_assert_eq!(&end.to_string()[..10], &text[..10]);
         }
     }
 
