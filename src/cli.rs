@@ -147,12 +147,27 @@ create`. The OpenAPI document is at /v1/openapi.json.")]
     #[command(after_help = "\
 Creates DATA (default ./custodia-data) with the GlobalLogistics scenario, each event decided by
 the domain and sealed in scenario order; prints the top risks, open and overdue corrective
-actions, counts at a glance, the latest checkpoint and the verification result. Run again on
-the same DATA, it shows what is there.")]
+actions, the KPI board, an excerpt of the latest management review pack, the latest
+checkpoint and the verification result. Run again on the same DATA, it shows what is there.")]
     Demo(crate::cmd::demo::DemoArgs),
     /// Create, list and revoke API tokens (stored hashed in DATA/api.db).
     #[command(subcommand)]
     Tokens(crate::cmd::tokens::TokensCommand),
+    /// Print the registers as they stood at a date: as of a transaction time, valid at a
+    /// business time, or both. Read-only; needs no key.
+    #[command(after_help = "\
+DATE is RFC 3339 (2026-03-15T09:00:00Z, any offset) or a plain date (2026-03-15), which means
+the end of that day in UTC (23:59:59.999999Z), so that everything on that day is included.
+--as-of folds the entries recorded by DATE: what the system knew then, as an investigator
+replays it. --valid-at folds the events that happened by DATE (a back-dated report counts).
+Statuses such as `overdue` are computed at --valid-at, else --as-of. The output states the
+ledger size the answer corresponds to. An --as-of before the ledger's genesis entry is refused;
+a --valid-at before any event gives empty registers (history may be imported back-dated).")]
+    Replay(crate::cmd::replay::ReplayArgs),
+    /// Talk to a running `custodia serve`: submit events attested with a local key file, or
+    /// send domain commands.
+    #[command(subcommand)]
+    Client(crate::cmd::client::ClientCommand),
 }
 
 #[derive(Debug, Args)]

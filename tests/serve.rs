@@ -538,7 +538,12 @@ fn demo_loads_verifies_and_summarizes_the_reference_scenario_and_a_rerun_only_sh
         "loaded",
         "top risks",
         "corrective actions",
-        "at a glance",
+        "KPI board:",
+        "high risks with a treatment: ",
+        "supplier screening coverage: ",
+        "latest management review pack (excerpt): ",
+        "nonconformities: ",
+        "pack digest",
         "latest checkpoint",
         "verified",
     ] {
@@ -547,6 +552,12 @@ fn demo_loads_verifies_and_summarizes_the_reference_scenario_and_a_rerun_only_sh
     let verified = out.lines().find(|l| l.starts_with("verified ")).unwrap();
     let count: u64 = verified.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(count > 5000, "{verified}");
+    // The checkpoint is a signed note, printed verbatim; everything above it fits 100 columns.
+    let summary = &out[..out.find("latest checkpoint").unwrap()];
+    assert!(
+        summary.lines().all(|l| l.chars().count() <= 100),
+        "the summary fits a 100-column terminal:\n{summary}"
+    );
     let again = run(&["demo", "--data", d]);
     assert!(again.contains("already holds a ledger"), "{again}");
     assert!(again.contains(verified), "the same ledger: {again}");

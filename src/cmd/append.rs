@@ -32,9 +32,9 @@ const APPEND_WINDOW: usize = 1024;
 const PROBLEMS_SHOWN_MAX: usize = 20;
 
 /// One event read from the file, with the line it starts on.
-struct Input {
-    line: usize,
-    event: Event,
+pub(crate) struct Input {
+    pub(crate) line: usize,
+    pub(crate) event: Event,
 }
 
 pub(crate) async fn run(args: AppendArgs) -> anyhow::Result<u8> {
@@ -56,7 +56,7 @@ pub(crate) async fn run(args: AppendArgs) -> anyhow::Result<u8> {
     append_all(&ledger, requests).await
 }
 
-fn list_problems(label: &str, problems: &[String]) -> String {
+pub(crate) fn list_problems(label: &str, problems: &[String]) -> String {
     let mut text = format!(
         "{label}: {} problem(s); nothing was written",
         problems.len()
@@ -74,7 +74,7 @@ fn list_problems(label: &str, problems: &[String]) -> String {
     text
 }
 
-fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let read = if path == Path::new("-") {
         std::io::stdin()
@@ -97,7 +97,7 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// Reads one event object, or JSON Lines of them. The file is JSON Lines when its first
 /// non-blank line is a whole object (`{…}`); otherwise it is one pretty-printed document. Returns every problem found, each naming its line.
-fn read_events(bytes: &[u8], next: bool) -> Result<Vec<Input>, Vec<String>> {
+pub(crate) fn read_events(bytes: &[u8], next: bool) -> Result<Vec<Input>, Vec<String>> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| vec![format!("not UTF-8 text (at byte {})", e.valid_up_to())])?;
     let lines: Vec<(usize, &str)> = text

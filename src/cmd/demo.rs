@@ -2,19 +2,30 @@
 //! (GlobalLogistics' year) through the domain into it in scenario order, verifies it, prints
 //! what a security manager looks at first, and with `--serve` serves it.
 
+use super::replay::short;
 use crate::exit::{self, bad_input};
 use anyhow::Context as _;
 use clap::Args;
 use custodia_domain::scenario::{self, ScenarioConfig};
-use custodia_domain::{Body, CaStatus, IncidentStatus, Sms, StreamKind, Timestamp};
+use custodia_domain::Timestamp;
 use custodia_ledger::entry::Event;
-use custodia_ledger::ledger::{parse_row, InitOptions, Ledger, DB_FILE, READ_ROWS_MAX};
+use custodia_ledger::ledger::{InitOptions, Ledger, DB_FILE};
+use custodia_ledger::store::Store;
 use custodia_ledger::writer::{AppendRequest, Expect};
+use custodia_projections::kpi::{Board, MeanDuration, Ratio};
+use custodia_projections::review::{Period, ReviewPack};
+use custodia_projections::rows::{CorrectiveActionRow, RiskRow};
+use custodia_projections::{Model, Projector, ProjectorConfig, SnapshotStore};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Risks shown in the summary.
 const TOP_RISKS: usize = 5;
+/// Corrective actions listed by name; the rest are counted.
+const LIST_MAX: usize = 8;
+/// The summary fits a 100-column terminal.
+const WIDTH: usize = 99;
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -111,8 +122,8 @@ fn dir_of(dir: &Path) -> crate::cli::DataDir {
     }
 }
 
-/// Verifies the ledger and prints the security manager's first look, folded from the ledger
-/// itself (not from the generator), as of its last event.
+/// Verifies the ledger and prints the security manager's first look, from the read models
+/// folded from the ledger itself (not from the generator), as of its latest event.
 async fn summarize(dir: &Path) -> anyhow::Result<()> {
     let store = super::open_store(&dir_of(dir)).await?;
     let report = custodia_ledger::bundle::verify_store(&*store, None, &|_| {}).await?;
@@ -122,111 +133,319 @@ async fn summarize(dir: &Path) -> anyhow::Result<()> {
             report.violation_count
         );
     }
-    let sms = fold(&*store).await?;
-    let at = sms
-        .streams()
-        .filter_map(|(_, s)| s.last_occurred_at())
-        .max()
+    let store: Arc<dyn Store> = store.into_arc();
+    let snapshots = SnapshotStore::in_memory()
+        .await
+        .context("preparing snapshots")?;
+    let projector = Projector::open(store.clone(), snapshots, ProjectorConfig::default())
+        .await
+        .context("folding the ledger into the registers")?;
+    let model = projector.current();
+    let at = model
+        .position()
+        .max_occurred
+        .filter(|_| model.event_count() > 0)
         .ok_or_else(|| bad_input(format!("{} holds no SMS events", dir.display())))?;
-    println!("\nGlobalLogistics SMS as of {at}");
-    print_risks(&sms);
-    print_actions(&sms, at);
-    print_board(&sms, at);
+    println!(
+        "\nGlobalLogistics SMS as of {at} (ledger size {})",
+        model.position().size
+    );
+    print_risks(model);
+    print_actions(model, at);
+    print_board(&Board::compute(model, at));
+    print_pack(&projector).await?;
     let sizes = store.checkpoint_sizes().await?;
     if let Some(size) = sizes.last() {
         let note = store.checkpoint(*size).await?.unwrap_or_default();
         println!("\nlatest checkpoint (size {size}):\n{note}");
     }
     println!("verified {} entries", report.entries);
-    store.close().await;
     Ok(())
 }
 
-async fn fold(store: &dyn custodia_ledger::store::Store) -> anyhow::Result<Sms> {
-    let mut sms = Sms::new();
-    let mut from = 0;
-    loop {
-        let rows = store.read(from, READ_ROWS_MAX).await?;
-        for row in &rows {
-            if let Some(envelope) = custodia_api::sms::envelope_of(&parse_row(row)?) {
-                sms.apply(&envelope);
-            }
-        }
-        if rows.len() < READ_ROWS_MAX as usize {
-            return Ok(sms);
-        }
-        from += rows.len() as u64;
-    }
-}
-
-fn print_risks(sms: &Sms) {
-    let mut risks: Vec<(String, u32, String)> = sms
-        .streams()
-        .filter_map(|(id, s)| match s.body() {
-            Body::Risk(r) if !r.is_closed() => {
-                let rating = r.residual().or(r.inherent())?;
-                Some((id.id().to_string(), rating.score, rating.rating.to_string()))
-            }
-            _ => None,
-        })
+fn print_risks(model: &Model) {
+    let mut risks: Vec<&RiskRow> = model
+        .risks
+        .values()
+        .map(|r| &**r)
+        .filter(|r| r.closed.is_none() && r.current_rating().is_some())
         .collect();
-    risks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    println!("\ntop risks (current rating, residual where rated):");
-    for (id, score, band) in risks.iter().take(TOP_RISKS) {
-        println!("  {id:<10} score {score:>2}  {band}");
+    let score = |r: &RiskRow| r.current_rating().map_or(0, |x| x.score);
+    risks.sort_by(|a, b| score(b).cmp(&score(a)).then(a.meta.id.cmp(&b.meta.id)));
+    println!("\ntop risks (current rating: residual where assessed, else inherent):");
+    for r in risks.iter().take(TOP_RISKS) {
+        if let Some(rating) = r.current_rating() {
+            let line = format!(
+                "  {:<10} score {:>2}  {:<8}  {}",
+                r.meta.id.as_str(),
+                rating.score,
+                rating.rating.as_str(),
+                r.title.as_str()
+            );
+            println!("{}", short(&line, WIDTH));
+        }
     }
 }
 
-fn print_actions(sms: &Sms, at: Timestamp) {
-    let mut open = Vec::new();
-    for (id, s) in sms.streams() {
-        if let Body::CorrectiveAction(ca) = s.body() {
-            if matches!(ca.status(), CaStatus::Open | CaStatus::Completed) {
-                open.push((id.id().to_string(), ca.overdue(at), ca.reopened()));
-            }
-        }
-    }
-    open.sort();
-    let overdue = open.iter().filter(|o| o.1).count();
+fn print_actions(model: &Model, at: Timestamp) {
+    let mut open: Vec<&CorrectiveActionRow> = model
+        .corrective_actions
+        .values()
+        .map(|a| &**a)
+        .filter(|a| a.open())
+        .collect();
+    open.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+    let overdue = open.iter().filter(|a| a.overdue(at)).count();
     println!(
         "\ncorrective actions: {} open, {overdue} overdue",
         open.len()
     );
-    for (id, late, reopened) in open.iter().filter(|o| o.1 || o.2 > 0) {
-        let late = if *late { "overdue" } else { "" };
-        let again = if *reopened > 0 {
-            "reopened after an ineffective verification"
-        } else {
-            ""
-        };
-        println!("  {id:<10} {late} {again}");
+    let notable: Vec<String> = open
+        .iter()
+        .filter(|a| a.overdue(at) || a.verifications.iter().any(|(_, ok)| !ok))
+        .map(|a| {
+            let late = if a.overdue(at) { "overdue" } else { "" };
+            let again = if a.verifications.iter().any(|(_, ok)| !ok) {
+                "reopened after an ineffective verification"
+            } else {
+                ""
+            };
+            let due = a.due.to_string();
+            format!(
+                "  {:<10} due {}  {late:<7} {again}",
+                a.meta.id.as_str(),
+                &due[..10]
+            )
+        })
+        .collect();
+    for line in notable.iter().take(LIST_MAX) {
+        println!("{}", line.trim_end());
+    }
+    if notable.len() > LIST_MAX {
+        println!("  … and {} more", notable.len() - LIST_MAX);
     }
 }
 
-/// A small board of counts from the SMS state; the KPI board and review pack proper come from
-/// the projections crate once the API serves them.
-fn print_board(sms: &Sms, at: Timestamp) {
-    let count = |kind: StreamKind| sms.streams().filter(|(id, _)| id.kind() == kind).count();
-    let open_incidents = sms
-        .streams()
-        .filter(|(_, s)| matches!(s.body(), Body::Incident(i) if !matches!(i.status(), IncidentStatus::Closed)))
-        .count();
-    let due = sms
-        .streams()
-        .filter(|(_, s)| matches!(s.body(), Body::Risk(r) if r.review_due(at)))
-        .count();
-    println!("\nat a glance:");
-    println!("  risks {} ({due} due for review)", count(StreamKind::Risk));
+fn ratio(r: &Ratio) -> String {
+    match r.percent() {
+        Some(p) => format!("{}/{} ({p} %)", r.numerator, r.denominator),
+        None => "n/a".into(),
+    }
+}
+
+fn hours(d: &MeanDuration) -> String {
+    match d.mean_seconds {
+        Some(s) => format!("{:.1} h ({} incidents)", s as f64 / 3600.0, d.incidents),
+        None => "n/a".into(),
+    }
+}
+
+fn mean_hours(d: &MeanDuration) -> String {
+    d.mean_seconds
+        .map_or("n/a".into(), |s| format!("{:.1} h", s as f64 / 3600.0))
+}
+
+fn bands(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = counts.iter().map(|(b, n)| format!("{b} {n}")).collect();
+    parts.join(", ")
+}
+
+/// The sum of several ratios of `what`, and the lowest of them by share.
+fn overall(map: &std::collections::BTreeMap<String, Ratio>, what: &str) -> String {
+    let total = map.values().fold(Ratio::default(), |t, r| {
+        Ratio::new(t.numerator + r.numerator, t.denominator + r.denominator)
+    });
+    let lowest = map
+        .iter()
+        .filter(|(_, r)| r.denominator > 0)
+        .min_by_key(|(_, r)| (r.numerator * 1000 / r.denominator, r.denominator));
+    match lowest {
+        Some((name, r)) if map.len() > 1 => format!(
+            "{} over {} {what}; lowest {name} {}",
+            ratio(&total),
+            map.len(),
+            ratio(r)
+        ),
+        Some((name, _)) => format!("{} ({name})", ratio(&total)),
+        None => format!("n/a (no {what})"),
+    }
+}
+
+/// The KPI board of `custodia-projections`, one line per KPI.
+fn print_board(b: &Board) {
+    println!("\nKPI board:");
+    let months: std::collections::BTreeMap<&str, u64> =
+        b.incidents_per_month
+            .iter()
+            .fold(Default::default(), |mut m, c| {
+                *m.entry(c.month.as_str()).or_default() += c.count;
+                m
+            });
+    let all: u64 = months.values().sum();
+    let recent: Vec<String> = months
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(|(m, n)| format!("{m}: {n}"))
+        .collect();
+    let lines = [
+        format!(
+            "incidents per month (latest 3): {} ({all} in all)",
+            recent.join(", ")
+        ),
+        format!(
+            "mean time to contain {}, to close {}",
+            hours(&b.mean_time_to_contain),
+            hours(&b.mean_time_to_close)
+        ),
+        format!(
+            "open risks by inherent band: {}",
+            bands(&b.risks_by_rating.inherent)
+        ),
+        format!(
+            "open risks by residual band: {}",
+            bands(&b.risks_by_rating.residual)
+        ),
+        format!(
+            "high risks with a treatment: {}",
+            ratio(&b.high_risks_treated)
+        ),
+        format!(
+            "reviews overdue: {} risks, {} obligations, {} management reviews",
+            b.reviews_overdue.risks, b.reviews_overdue.obligations, b.reviews_overdue.management
+        ),
+        format!(
+            "nonconformities open {}; actions open {}, overdue {}; on time {}; effective {}",
+            b.capa.open_nonconformities,
+            b.capa.open_actions,
+            b.capa.overdue_actions,
+            ratio(&b.capa.on_time),
+            ratio(&b.capa.effectiveness)
+        ),
+        format!(
+            "objectives: {} on track, {} off track, {} not measured, {} achieved",
+            b.objectives.on_track,
+            b.objectives.off_track,
+            b.objectives.not_measured,
+            b.objectives.achieved
+        ),
+        format!(
+            "supplier screening coverage: {}",
+            ratio(&b.supplier_screening)
+        ),
+        format!(
+            "training coverage: {}",
+            overall(&b.training_coverage, "roles")
+        ),
+        format!(
+            "policy acknowledgement: {}",
+            overall(&b.policy_acknowledgement, "policies")
+        ),
+        format!("audit programme completion: {}", ratio(&b.audit_completion)),
+    ];
+    for line in lines {
+        println!("{}", short(&format!("  {line}"), WIDTH));
+    }
+}
+
+/// An excerpt of the latest management review's pack (clause 9.3 inputs): assembled as of
+/// the tree size its inputs were sealed at when they were (what management saw), else now.
+async fn print_pack(projector: &Projector) -> anyhow::Result<()> {
+    let model = projector.current();
+    let Some(review) = model
+        .reviews
+        .values()
+        .max_by(|a, b| (a.period_end, &a.meta.id).cmp(&(b.period_end, &b.meta.id)))
+    else {
+        println!("\nno management review yet");
+        return Ok(());
+    };
+    let sealed = review
+        .sealed
+        .as_ref()
+        .map(|s| s.0)
+        .filter(|size| *size > 0 && *size <= projector.size());
+    let seen = match sealed {
+        Some(size) => projector.as_of_size(size).await?,
+        None => model.clone(),
+    };
+    let period = Period {
+        start: review.period_start,
+        end: review.period_end,
+    };
+    let p = ReviewPack::assemble(&seen, period);
+    let basis = match sealed {
+        Some(size) => format!("inputs sealed at ledger size {size}"),
+        None => "inputs not sealed yet: as of now".into(),
+    };
+    let day = |t: Timestamp| t.to_string()[..10].to_owned();
     println!(
-        "  incidents {} ({open_incidents} open)",
-        count(StreamKind::Incident)
+        "\nlatest management review pack (excerpt): {}, period {} to {}",
+        review.meta.id.as_str(),
+        day(period.start),
+        day(period.end)
     );
-    println!("  nonconformities {}", count(StreamKind::Nonconformity));
-    println!("  suppliers {}", count(StreamKind::Supplier));
-    println!(
-        "  audits {}, management reviews {}",
-        count(StreamKind::Audit),
-        count(StreamKind::Review)
-    );
-    println!("  events {}", sms.event_count());
+    println!("  {basis}");
+    let past_due = p.previous_actions.iter().filter(|a| a.past_due).count();
+    let c = &p.capa;
+    let (track, _) = &p.objectives;
+    let lines = [
+        format!(
+            "actions from previous reviews: {} ({past_due} past due); context changes: {}",
+            p.previous_actions.len(),
+            p.context_changes.len()
+        ),
+        format!(
+            "nonconformities: {} raised, {} closed; at the end {} open, actions {} open ({} overdue)",
+            c.raised,
+            c.closed,
+            c.at_end.open_nonconformities,
+            c.at_end.open_actions,
+            c.at_end.overdue_actions
+        ),
+        format!(
+            "objectives: {} on track, {} off track, {} not measured, {} achieved",
+            track.on_track, track.off_track, track.not_measured, track.achieved
+        ),
+        format!(
+            "audits conducted: {}; open findings {}; programme completion {}",
+            p.audits.conducted.len(),
+            p.audits.open_findings,
+            ratio(&p.audits.completion)
+        ),
+        format!(
+            "incidents: {} in period; mean time to contain {}, to close {} (all to date)",
+            p.incidents.total,
+            mean_hours(&p.incidents.time_to_contain),
+            mean_hours(&p.incidents.time_to_close)
+        ),
+        format!(
+            "risks: {} identified in period; treatments {} open, {} overdue; high risks treated {}",
+            p.risks.identified,
+            p.risks.treatments_open,
+            p.risks.treatments_overdue,
+            ratio(&p.risks.high_treated)
+        ),
+        format!(
+            "suppliers: screening {}; mean assessment score {}",
+            ratio(&p.suppliers.screening),
+            p.suppliers
+                .mean_score
+                .map_or("n/a".into(), |s| s.to_string())
+        ),
+        format!(
+            "improvements recorded: {}; audit findings graded opportunity: {}",
+            p.improvements.recorded.len(),
+            p.improvements.audit_opportunities
+        ),
+        format!("pack digest (SHA-256): {}", p.digest()?),
+    ];
+    for line in lines {
+        println!("{}", short(&format!("  {line}"), WIDTH));
+    }
+    Ok(())
 }

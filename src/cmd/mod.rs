@@ -1,10 +1,12 @@
 //! One module per command; [`run`] dispatches and returns the exit code.
 
 mod append;
+pub(crate) mod client;
 pub(crate) mod demo;
 mod init;
 mod keys;
 mod prove;
+pub(crate) mod replay;
 pub(crate) mod serve;
 pub(crate) mod tokens;
 mod verify;
@@ -43,6 +45,8 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Tokens(command) => tokens::run(command).await,
+        Command::Replay(args) => replay::run(args).await,
+        Command::Client(command) => client::run(command).await,
     }
 }
 
