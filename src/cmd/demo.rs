@@ -3,6 +3,7 @@
 //! what a security manager looks at first, and with `--serve` serves it.
 
 use super::replay::short;
+use crate::cli::{DataDir, Location};
 use crate::exit::{self, bad_input};
 use anyhow::Context as _;
 use clap::Args;
@@ -10,6 +11,7 @@ use custodia_domain::scenario::{self, ScenarioConfig};
 use custodia_domain::Timestamp;
 use custodia_ledger::entry::Event;
 use custodia_ledger::ledger::{InitOptions, Ledger, DB_FILE};
+use custodia_ledger::store::postgres::PgStore;
 use custodia_ledger::store::Store;
 use custodia_ledger::writer::{AppendRequest, Expect};
 use custodia_projections::kpi::{Board, MeanDuration, Ratio};
@@ -17,7 +19,6 @@ use custodia_projections::review::{Period, ReviewPack};
 use custodia_projections::rows::{CorrectiveActionRow, RiskRow};
 use custodia_projections::{Model, Projector, ProjectorConfig, SnapshotStore};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Risks shown in the summary.
@@ -40,18 +41,18 @@ pub(crate) struct DemoArgs {
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
-    let dir = &args.data.path;
-    if dir.join(DB_FILE).exists() {
+    let data = &args.data;
+    if holds_ledger(data).await? {
         println!(
             "{} already holds a ledger: showing it as it is",
-            dir.display()
+            data.display()
         );
     } else {
-        load(dir).await?;
+        load(data).await?;
     }
-    summarize(dir).await?;
+    summarize(data).await?;
     if args.serve {
-        let token = custodia_api::auth::ApiDb::open(dir)
+        let token = super::open_api_db(data)
             .await?
             .create(
                 "user:demo@globallogistics.example",
@@ -61,32 +62,53 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         println!("\nAPI token (admin, shown once): {}", token.secret);
         // The address is printed by `serve` once bound (port 0 picks one).
         println!("try: curl -H 'Authorization: Bearer <token>' <address>/v1/checkpoints/latest");
-        return super::serve::serve(&args.data, args.listen).await;
+        return super::serve::serve(data, args.listen).await;
     }
     Ok(exit::OK)
 }
 
+async fn holds_ledger(data: &DataDir) -> anyhow::Result<bool> {
+    match data.location() {
+        Location::Dir(dir) => Ok(dir.join(DB_FILE).exists()),
+        Location::Postgres(url) => {
+            let store = PgStore::open(&url)
+                .await
+                .with_context(|| format!("opening {}", data.display()))?;
+            let named = store.meta("name").await?.is_some();
+            store.close().await;
+            Ok(named)
+        }
+    }
+}
+
 /// Creates the ledger and appends the scenario's envelopes in their order.
-async fn load(dir: &Path) -> anyhow::Result<()> {
+async fn load(data: &DataDir) -> anyhow::Result<()> {
     let options = InitOptions {
         name: "globallogistics.example/sms".into(),
         actor: "user:root".into(),
         root_passphrase: None,
     };
-    Ledger::init(dir, &options).await.map_err(|e| {
-        bad_input(format!(
-            "creating the demo ledger in {}: {e}",
-            dir.display()
-        ))
-    })?;
+    match data.location() {
+        Location::Dir(dir) => {
+            Ledger::init(&dir, &options).await.map_err(|e| {
+                bad_input(format!(
+                    "creating the demo ledger in {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        Location::Postgres(url) => {
+            super::init::init_postgres(&url, data, &options).await?;
+        }
+    }
     println!(
-        "created a ledger in {} (keys in {}/keys)",
-        dir.display(),
-        dir.display()
+        "created a ledger in {} (keys in {})",
+        data.display(),
+        data.key_dir().display()
     );
     let envelopes = scenario::generate(ScenarioConfig::demo())
         .map_err(|e| anyhow::anyhow!("the reference scenario failed to generate: {e}"))?;
-    let ledger = super::open_ledger(&dir_of(dir)).await?;
+    let ledger = super::open_ledger(data).await?;
     let bar = crate::progress::entries(envelopes.len() as u64, "loading");
     // One at a time, in scenario order: `Expect::Exact` would refuse anything out of place,
     // and a few thousand durable commits take seconds. (Submitting many at once through a
@@ -114,18 +136,10 @@ async fn load(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo keeps its ledger in a data directory.
-fn dir_of(dir: &Path) -> crate::cli::DataDir {
-    crate::cli::DataDir {
-        path: dir.to_owned(),
-        keys: None,
-    }
-}
-
 /// Verifies the ledger and prints the security manager's first look, from the read models
 /// folded from the ledger itself (not from the generator), as of its latest event.
-async fn summarize(dir: &Path) -> anyhow::Result<()> {
-    let store = super::open_store(&dir_of(dir)).await?;
+async fn summarize(data: &DataDir) -> anyhow::Result<()> {
+    let store = super::open_store(data).await?;
     let report = custodia_ledger::bundle::verify_store(&*store, None, &|_| {}).await?;
     if report.violation_count > 0 {
         anyhow::bail!(
@@ -145,7 +159,7 @@ async fn summarize(dir: &Path) -> anyhow::Result<()> {
         .position()
         .max_occurred
         .filter(|_| model.event_count() > 0)
-        .ok_or_else(|| bad_input(format!("{} holds no SMS events", dir.display())))?;
+        .ok_or_else(|| bad_input(format!("{} holds no SMS events", data.display())))?;
     println!(
         "\nGlobalLogistics SMS as of {at} (ledger size {})",
         model.position().size

@@ -53,7 +53,7 @@ pub(crate) async fn run(args: InitArgs) -> anyhow::Result<u8> {
 
 /// A ledger in a PostgreSQL database, its key files in `--keys`. Nothing is written when the
 /// database already holds a ledger or a key file is already there.
-async fn init_postgres(
+pub(crate) async fn init_postgres(
     url: &str,
     data: &DataDir,
     options: &InitOptions,

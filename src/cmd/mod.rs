@@ -3,7 +3,7 @@
 mod append;
 pub(crate) mod client;
 pub(crate) mod demo;
-mod init;
+pub(crate) mod init;
 mod keys;
 mod prove;
 pub(crate) mod replay;
