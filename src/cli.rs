@@ -82,6 +82,10 @@ the same DATA, it shows what is there.")]
     /// Create, list and revoke API tokens (stored hashed in DATA/api.db).
     #[command(subcommand)]
     Tokens(crate::cmd::tokens::TokensCommand),
+    /// Publish every committed entry to a message broker (NATS JetStream), resuming after a
+    /// restart without gaps or duplicates.
+    #[command(subcommand)]
+    Bridge(crate::cmd::bridge::BridgeCommand),
 }
 
 #[derive(Debug, Args)]

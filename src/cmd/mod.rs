@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches and returns the exit code.
 
 mod append;
+pub(crate) mod bridge;
 pub(crate) mod demo;
 mod init;
 mod keys;
@@ -38,6 +39,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Tokens(command) => tokens::run(command).await,
+        Command::Bridge(command) => bridge::run(command).await,
     }
 }
 
