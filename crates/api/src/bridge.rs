@@ -685,7 +685,15 @@ fn nats(doing: String, e: impl std::fmt::Display) -> BridgeError {
 
 /// The client's error, with what usually causes it when it says nobody answered.
 fn hint(reason: &str) -> String {
-    if reason.contains("no responders") || reason.contains("timed out") {
+    // A server without JetStream answers its API with "no responders" (503).
+    if [
+        "no responders",
+        "timed out",
+        "JetStream resource does not exist",
+    ]
+    .iter()
+    .any(|cause| reason.contains(cause))
+    {
         format!("{reason} (is JetStream enabled? start nats-server with -js)")
     } else {
         reason.to_owned()
