@@ -168,6 +168,10 @@ a --valid-at before any event gives empty registers (history may be imported bac
     /// send domain commands.
     #[command(subcommand)]
     Client(crate::cmd::client::ClientCommand),
+    /// Publish every committed entry to a message broker (NATS JetStream), resuming after a
+    /// restart without gaps or duplicates.
+    #[command(subcommand)]
+    Bridge(crate::cmd::bridge::BridgeCommand),
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches and returns the exit code.
 
 mod append;
+pub(crate) mod bridge;
 pub(crate) mod client;
 pub(crate) mod demo;
 pub(crate) mod init;
@@ -47,6 +48,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Tokens(command) => tokens::run(command).await,
         Command::Replay(args) => replay::run(args).await,
         Command::Client(command) => client::run(command).await,
+        Command::Bridge(command) => bridge::run(command).await,
     }
 }
 

@@ -65,6 +65,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod bridge;
 mod commands;
 pub mod error;
 mod events;
