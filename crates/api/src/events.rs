@@ -11,13 +11,17 @@ use crate::auth::{Access, Caller};
 use crate::error::{ApiError, Result};
 use crate::extract::Query;
 use crate::follow::{Follower, Line};
+use crate::metrics::SubscriberGuard;
 use crate::AppState;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::stream::{self, Stream};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse as _, Response};
+use custodia_ledger::ledger::LedgerError;
+use futures_util::stream;
 use serde::Deserialize;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Names given in one filter at most.
@@ -82,40 +86,126 @@ fn start(headers: &HeaderMap, from: Option<u64>) -> Result<u64> {
     }
 }
 
+/// Bytes of messages gathered into one chunk at most: a subscriber costs one write per
+/// wake-up, not one per entry, and no more than this much memory beyond the socket's buffer.
+const CHUNK_BYTES_MAX: usize = 128 * 1024;
+/// Entries looked at for one chunk at most, so that a filter that admits few of them cannot
+/// hold a worker thread through a long catch-up.
+const CHUNK_ENTRIES_MAX: usize = 4096;
+/// A comment is sent after this long without a message, so that proxies keep the connection.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// One subscriber's cursor, filter, and place in the gauge.
+struct Subscription {
+    follower: Follower<Line>,
+    filter: Filter,
+    _guard: SubscriberGuard,
+}
+
+impl Subscription {
+    /// The next chunk of the body: waits for an admitted entry, then adds every further one
+    /// already at hand (bounded), so that a burst of entries goes out in one write. `None`
+    /// ends the stream (the writer stopped, or the store failed: the client resumes with
+    /// Last-Event-ID and misses nothing).
+    async fn chunk(&mut self) -> Option<Bytes> {
+        let mut out = Vec::new();
+        let mut seen = 0;
+        while out.is_empty() {
+            if let Some(line) = self.follower.next_ready() {
+                seen += 1;
+                if self.filter.admits(&line) {
+                    message(&mut out, &line);
+                }
+                if seen >= CHUNK_ENTRIES_MAX {
+                    // Nothing admitted in a long run: let other tasks in before going on.
+                    tokio::task::yield_now().await;
+                    seen = 0;
+                }
+                continue;
+            }
+            match tokio::time::timeout(KEEP_ALIVE, self.admitted()).await {
+                Err(_) => return Some(Bytes::from_static(b":\n\n")),
+                Ok(Ok(Some(line))) => message(&mut out, &line),
+                Ok(Ok(None)) => return None,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "subscription stopped reading the ledger");
+                    return None;
+                }
+            }
+        }
+        seen = 0;
+        while out.len() < CHUNK_BYTES_MAX && seen < CHUNK_ENTRIES_MAX {
+            let Some(line) = self.follower.next_ready() else {
+                break;
+            };
+            seen += 1;
+            if self.filter.admits(&line) {
+                message(&mut out, &line);
+            }
+        }
+        Some(Bytes::from(out))
+    }
+
+    /// Waits for the next entry the filter admits; cancel-safe (the follower's position moves
+    /// only past entries it returned).
+    async fn admitted(&mut self) -> std::result::Result<Option<Arc<Line>>, LedgerError> {
+        loop {
+            match self.follower.next().await? {
+                Some(line) if self.filter.admits(&line) => return Ok(Some(line)),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Appends one `text/event-stream` message: `id` the seq, `event: entry`, `data` the line.
+fn message(out: &mut Vec<u8>, line: &Line) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "id: {}\nevent: entry\n", line.seq);
+    let text = &*line.line;
+    if text.contains(['\n', '\r']) {
+        // A stored line is canonical JSON and has no raw line break; were there one, each
+        // part would still be a data line of the same message.
+        for part in text.split(['\n', '\r']) {
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(part.as_bytes());
+            out.push(b'\n');
+        }
+    } else {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+}
+
 pub(crate) async fn stream(
     caller: Caller,
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> Result<Response> {
     caller.require(Access::Subscribe)?;
     let filter = Filter::new(&q)?;
     let from = start(&headers, q.from)?;
     tracing::info!(from, principal = %caller.principal, "subscriber connected");
-    let guard = state.metrics.subscriber();
-    let follower = Follower::with(state.ledger.clone(), state.lines.subscribe(), from);
-    let events = stream::unfold(
-        (follower, filter, guard),
-        |(mut follower, filter, guard)| async move {
-            loop {
-                match follower.next().await {
-                    Ok(Some(line)) if filter.admits(&line) => {
-                        let event = Event::default()
-                            .id(line.seq.to_string())
-                            .event("entry")
-                            .data(&*line.line);
-                        return Some((Ok(event), (follower, filter, guard)));
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) => return None,
-                    Err(e) => {
-                        // The client reconnects with Last-Event-ID and misses nothing.
-                        tracing::error!(error = %e, "subscription stopped reading the ledger");
-                        return None;
-                    }
-                }
-            }
-        },
-    );
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let subscription = Subscription {
+        follower: Follower::with(state.ledger.clone(), state.lines.subscribe(), from),
+        filter,
+        _guard: state.metrics.subscriber(),
+    };
+    let chunks = stream::unfold(subscription, |mut sub| async move {
+        let chunk = sub.chunk().await?;
+        Some((Ok::<_, Infallible>(chunk), sub))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response())
 }

@@ -182,6 +182,34 @@ impl<T: Item> Follower<T> {
         }
     }
 
+    /// The next item if it is at hand without waiting or reading the store: the rest of the
+    /// page read last, or what the live ring already holds. `None` when [`Follower::next`]
+    /// would have to wait, read a page, or report that the ring closed.
+    pub fn next_ready(&mut self) -> Option<Arc<T>> {
+        use tokio::sync::broadcast::error::TryRecvError;
+        loop {
+            if let Some(item) = self.page.pop_front() {
+                self.next = item.seq() + 1;
+                return Some(item);
+            }
+            if self.catching_up {
+                return None;
+            }
+            match self.live.try_recv() {
+                Ok(item) if item.seq() < self.next => {}
+                Ok(item) if item.seq() == self.next => {
+                    self.next += 1;
+                    return Some(item);
+                }
+                Ok(_) | Err(TryRecvError::Lagged(_)) => {
+                    self.catching_up = true;
+                    return None;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            }
+        }
+    }
+
     /// Reads one page from the store; an empty page means caught up, so go live.
     async fn read_page(&mut self) -> Result<(), LedgerError> {
         let rows = self
@@ -221,7 +249,9 @@ pub fn relay_lines(ledger: Arc<Ledger>) -> broadcast::Sender<Arc<Line>> {
         let mut follower = Follower::new(ledger, from);
         loop {
             match follower.next().await {
-                // No subscriber is not an error: the line is simply not needed.
+                // No subscriber is not an error: the line is simply not needed, nor encoded
+                // (one subscribing now finds the entry in the store, which already holds it).
+                Ok(Some(entry)) if out.receiver_count() == 0 => drop(entry),
                 Ok(Some(entry)) => drop(out.send(Arc::new(Line::of(&entry)))),
                 Ok(None) => return,
                 Err(e) => return tracing::error!(error = %e, "the line relay stopped"),

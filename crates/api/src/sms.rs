@@ -93,13 +93,24 @@ impl SmsView {
         let _ = tokio::time::timeout(FOLD_WAIT, rx.wait_for(|next| *next > seq)).await;
     }
 
-    async fn apply(&self, entry: &Entry) {
-        if let Some(envelope) = envelope_of(entry) {
-            self.sms.write().await.apply(&envelope);
+    /// Folds a run of consecutive entries under one write lock: decoding happens before the
+    /// lock is taken, and deciding commands wait for the lock once per run, not once per entry.
+    async fn apply(&self, entries: &[Arc<Entry>]) {
+        let Some(last) = entries.last() else { return };
+        let envelopes: Vec<Envelope> = entries.iter().filter_map(|e| envelope_of(e)).collect();
+        if !envelopes.is_empty() {
+            let mut sms = self.sms.write().await;
+            for envelope in &envelopes {
+                sms.apply(envelope);
+            }
         }
-        self.applied.send_replace(entry.seq + 1);
+        self.applied.send_replace(last.seq + 1);
     }
 }
+
+/// Entries folded under one write lock at most, so that deciding commands are not held off for
+/// long by a large catch-up.
+const FOLD_RUN_MAX: usize = 256;
 
 /// The domain envelope an entry carries, if it is on an SMS stream. Entries of the ledger's
 /// own streams (`ledger/…`, `keys/…`) are not SMS events; an SMS entry that does not decode is
@@ -116,9 +127,20 @@ pub fn envelope_of(entry: &Entry) -> Option<Envelope> {
 }
 
 async fn fold(view: Arc<SmsView>, mut follower: Follower) {
+    let mut run = Vec::with_capacity(FOLD_RUN_MAX);
     loop {
         match follower.next().await {
-            Ok(Some(entry)) => view.apply(&entry).await,
+            Ok(Some(entry)) => {
+                run.push(entry);
+                while run.len() < FOLD_RUN_MAX {
+                    match follower.next_ready() {
+                        Some(entry) => run.push(entry),
+                        None => break,
+                    }
+                }
+                view.apply(&run).await;
+                run.clear();
+            }
             Ok(None) => return,
             Err(e) => {
                 tracing::error!(error = %e, "the SMS fold stopped reading the ledger");

@@ -279,3 +279,29 @@ async fn subscribers_miss_nothing_when_the_writer_ring_is_tiny_and_entries_land_
     assert_eq!(got.len() as u64, start + 40);
     check_chain(&got);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_hands_over_what_is_at_hand_without_waiting_and_nothing_more() {
+    let h = Harness::new().await;
+    h.bootstrap().await;
+    let start = h.size().await;
+    let mut follower = Follower::new(h.state.ledger.clone(), 0);
+    // Stored entries come a page at a time: the first is read, the rest of the page is at hand.
+    assert_eq!(follower.next().await.unwrap().unwrap().seq, 0);
+    for seq in 1..start {
+        assert_eq!(follower.next_ready().unwrap().seq, seq);
+    }
+    // At the end: nothing at hand until entries land, then each once and in order.
+    assert!(follower.next_ready().is_none());
+    write(&h, 0, 5).await;
+    let mut got = vec![follower.next().await.unwrap().unwrap().seq];
+    while got.len() < 5 {
+        match follower.next_ready() {
+            Some(entry) => got.push(entry.seq),
+            None => got.push(follower.next().await.unwrap().unwrap().seq),
+        }
+    }
+    assert_eq!(got, (start..start + 5).collect::<Vec<_>>());
+    assert!(follower.next_ready().is_none());
+    assert_eq!(follower.position(), start + 5);
+}
