@@ -877,7 +877,7 @@ pub fn check_stream(stream: &str) -> Result<(), EntryError> {
     }
 }
 
-fn check_type(event_type: &str) -> Result<(), EntryError> {
+pub(crate) fn check_type(event_type: &str) -> Result<(), EntryError> {
     let ok = event_type
         .split_once('.')
         .is_some_and(|(kind, verb)| is_kind(kind) && is_kind(verb));
@@ -891,7 +891,7 @@ fn check_type(event_type: &str) -> Result<(), EntryError> {
     }
 }
 
-fn check_actor(actor: &str) -> Result<(), EntryError> {
+pub(crate) fn check_actor(actor: &str) -> Result<(), EntryError> {
     let ok = actor.split_once(':').is_some_and(|(class, name)| {
         is_kind(class)
             && !name.is_empty()

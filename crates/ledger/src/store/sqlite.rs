@@ -22,6 +22,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// Rows per multi-row INSERT: below SQLite's bound-parameter limit with 8 columns.
 const INSERT_ROWS_MAX: usize = 512;
 
+/// Rows a reading connection's database thread may hold ready for its reader.
+const READ_ROW_BUFFER: usize = 4096;
+
 /// Rows committed between background WAL checkpoints (a few hundred pages).
 const CHECKPOINT_ROWS: u64 = 100;
 
@@ -111,9 +114,11 @@ impl SqliteStore {
         let checkpointer = SqliteConnection::connect_with(&options)
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
+        // Readers stream many rows (a verification reads every one): a deep row buffer lets
+        // the database thread run ahead instead of waking the reader for every few rows.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.read_only(true).row_buffer_size(READ_ROW_BUFFER))
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
         Ok(Self {
@@ -146,41 +151,42 @@ fn describe_open_error(e: &sqlx::Error) -> String {
     }
 }
 
+/// The columns of an entry row, in the order [`row_from`] reads them.
+const ROW_COLUMNS: &str = "seq, hash, stream, version, type, recorded_at, occurred_at, line";
+
 fn row_from(r: &SqliteRow) -> Result<Row> {
-    let int = |name: &'static str| -> Result<i64> {
-        r.try_get::<i64, _>(name)
+    // By position: the verifier reads every row, and names cost a lookup per column.
+    let int = |i: usize, name: &str| -> Result<i64> {
+        r.try_get::<i64, _>(i)
             .map_err(|_| StoreError::Damaged(format!("entries.{name} is not an integer")))
     };
-    let seq = int("seq")?;
+    let seq = int(0, "seq")?;
     let damaged = |what: &str| StoreError::Damaged(format!("seq {seq}: {what}"));
-    let non_negative = |name: &'static str| -> Result<u64> {
-        u64::try_from(int(name)?).map_err(|_| damaged(&format!("{name} is negative")))
+    let non_negative = |i: usize, name: &str| -> Result<u64> {
+        u64::try_from(int(i, name)?).map_err(|_| damaged(&format!("{name} is negative")))
     };
-    let hash: Vec<u8> = r
-        .try_get("hash")
-        .map_err(|_| damaged("hash is not a blob"))?;
-    let hash =
-        <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| damaged("hash is not 32 bytes"))?;
+    let hash: &[u8] = r.try_get(1).map_err(|_| damaged("hash is not a blob"))?;
+    let hash = <[u8; 32]>::try_from(hash).map_err(|_| damaged("hash is not 32 bytes"))?;
     Ok(Row {
-        seq: non_negative("seq")?,
+        seq: non_negative(0, "seq")?,
         hash: ChainHash(hash),
-        stream: text(r, "stream"),
-        version: non_negative("version")?,
-        event_type: text(r, "type"),
-        recorded_at_micros: int("recorded_at")?,
-        occurred_at_micros: int("occurred_at")?,
-        line: text(r, "line"),
+        stream: text(r, 2),
+        version: non_negative(3, "version")?,
+        event_type: text(r, 4),
+        recorded_at_micros: int(5, "recorded_at")?,
+        occurred_at_micros: int(6, "occurred_at")?,
+        line: text(r, 7),
     })
 }
 
 /// A text column as stored; bytes that are not UTF-8 are replaced, so that the verifier names
 /// the damaged entry instead of the read failing.
-fn text(r: &SqliteRow, name: &str) -> String {
-    match r.try_get::<String, _>(name) {
-        Ok(text) => text,
+fn text(r: &SqliteRow, i: usize) -> String {
+    match r.try_get::<&str, _>(i) {
+        Ok(text) => text.to_owned(),
         Err(_) => r
-            .try_get::<Vec<u8>, _>(name)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .try_get::<&[u8], _>(i)
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
             .unwrap_or_default(),
     }
 }
@@ -247,34 +253,57 @@ async fn read_versions(
     Ok(versions)
 }
 
+/// Ranges of one tree level per query at most.
+const NODE_RANGES_MAX: usize = 128;
+
+/// Reads nodes as ranges of consecutive indexes of a level: a verifier asks for every node a
+/// span of entries completes (a few long runs), a proof for O(log n) scattered ones; both take
+/// one query whose every term is a search of the primary key.
 async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
-    let mut found: HashMap<NodeId, Hash> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(INSERT_ROWS_MAX) {
-        let mut q: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) IN (");
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push("(");
-            list.push_bind_unseparated(i64::from(id.level));
-            list.push_unseparated(", ");
-            list.push_bind_unseparated(to_i64(id.index));
-            list.push_unseparated(")");
+    let mut sorted: Vec<(u8, u64)> = ids.iter().map(|id| (id.level, id.index)).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut ranges: Vec<(u8, u64, u64)> = Vec::new();
+    for (level, index) in sorted {
+        match ranges.last_mut() {
+            Some((l, _, last)) if *l == level && *last + 1 == index => *last = index,
+            _ => ranges.push((level, index, index)),
         }
-        q.push(")");
+    }
+    let mut found: HashMap<NodeId, Hash> = HashMap::with_capacity(ids.len());
+    for chunk in ranges.chunks(NODE_RANGES_MAX) {
+        let mut q: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("SELECT level, idx, hash FROM tree_nodes WHERE ");
+        for (i, (level, first, last)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(level = ")
+                .push_bind(i64::from(*level))
+                .push(" AND idx BETWEEN ")
+                .push_bind(to_i64(*first))
+                .push(" AND ")
+                .push_bind(to_i64(*last))
+                .push(")");
+        }
         for r in q
             .build()
             .fetch_all(&mut *conn)
             .await
             .map_err(db("reading tree nodes"))?
         {
-            let level: i64 = r.get("level");
-            let idx: i64 = r.get("idx");
-            let hash: Vec<u8> = r.get("hash");
-            if let (Ok(level), Ok(index), Ok(hash)) = (
-                u8::try_from(level),
-                u64::try_from(idx),
-                <[u8; 32]>::try_from(hash.as_slice()),
-            ) {
+            // A damaged row counts as missing: the caller names the node.
+            let level = r
+                .try_get::<i64, _>(0)
+                .ok()
+                .and_then(|l| u8::try_from(l).ok());
+            let index = r
+                .try_get::<i64, _>(1)
+                .ok()
+                .and_then(|i| u64::try_from(i).ok());
+            let hash = r.try_get::<Vec<u8>, _>(2).ok();
+            let hash = hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok());
+            if let (Some(level), Some(index), Some(hash)) = (level, index, hash) {
                 found.insert(NodeId { level, index }, hash);
             }
         }
@@ -385,19 +414,21 @@ impl Store for SqliteStore {
     }
 
     async fn read(&self, from: u64, limit: u32) -> Result<Vec<Row>> {
-        sqlx::query("SELECT * FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?")
-            .bind(to_i64(from))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("reading entries"))?
-            .iter()
-            .map(row_from)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {ROW_COLUMNS} FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?"
+        ))
+        .bind(to_i64(from))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading entries"))?
+        .iter()
+        .map(row_from)
+        .collect()
     }
 
     async fn row_by_hash(&self, hash: &ChainHash) -> Result<Option<Row>> {
-        sqlx::query("SELECT * FROM entries WHERE hash = ?")
+        sqlx::query(&format!("SELECT {ROW_COLUMNS} FROM entries WHERE hash = ?"))
             .bind(hash.0.as_slice())
             .fetch_optional(&self.pool)
             .await
@@ -408,9 +439,9 @@ impl Store for SqliteStore {
     }
 
     async fn stream_rows(&self, stream: &str, from_version: u64, limit: u32) -> Result<Vec<Row>> {
-        sqlx::query(
-            "SELECT * FROM entries WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?",
-        )
+        sqlx::query(&format!(
+            "SELECT {ROW_COLUMNS} FROM entries WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"
+        ))
         .bind(stream)
         .bind(to_i64(from_version))
         .bind(i64::from(limit))

@@ -5,6 +5,7 @@
 //! rules that follow the chain (links, versions, which key was active when) are applied here,
 //! in seq order, to chunks already checked.
 
+mod fast;
 mod work;
 
 use crate::entry::{ChainHash, ZERO_HASH};
@@ -21,7 +22,8 @@ use work::{Done, Input, Pool, Summary};
 /// Violations kept in a report; past this only the count grows, so that a wholly corrupt
 /// ledger cannot exhaust memory.
 pub const VIOLATIONS_KEPT_MAX: usize = 10_000;
-/// Entries checked per chunk on a worker thread.
+/// Entries checked per chunk on a worker thread. Larger chunks make batch verification a little
+/// cheaper per signature but, with 2048, a million-stream ledger's peak memory passed 256 MiB.
 const CHUNK_ENTRIES: usize = 1024;
 
 /// The rule a violation breaks (§5 numbering where there is one).

@@ -2,6 +2,7 @@
 //! both signatures and the stored columns. They run on every core, a chunk of entries at a
 //! time, while the walk applies the sequential rules to the chunks already checked.
 
+use super::fast::FastEntry;
 use super::Rule;
 use crate::entry::{self, ChainHash, Entry};
 use crate::keys::{KeyChange, PublicKey};
@@ -71,7 +72,7 @@ pub(super) struct Done {
     pub(super) signatures: u64,
 }
 
-struct SigCheck {
+pub(super) struct SigCheck {
     item: usize,
     rule: Rule,
     message: [u8; 32],
@@ -82,10 +83,11 @@ struct SigCheck {
 /// Checks a chunk whose first entry is at position `start`.
 pub(super) fn check_chunk(start: u64, inputs: Vec<Input>) -> Done {
     let mut sigs = Vec::with_capacity(inputs.len() * 2);
+    let mut scratch = Vec::with_capacity(4096);
     let items: Vec<Checked> = inputs
         .into_iter()
         .enumerate()
-        .map(|(i, input)| check_one(start + i as u64, i, input, &mut sigs))
+        .map(|(i, input)| check_one(start + i as u64, i, input, &mut sigs, &mut scratch))
         .collect();
     let mut done = Done {
         items,
@@ -102,8 +104,13 @@ pub(super) fn check_chunk(start: u64, inputs: Vec<Input>) -> Done {
     done
 }
 
-fn check_one(pos: u64, item: usize, input: Input, sigs: &mut Vec<SigCheck>) -> Checked {
-    let mut problems = Vec::new();
+fn check_one(
+    pos: u64,
+    item: usize,
+    input: Input,
+    sigs: &mut Vec<SigCheck>,
+    scratch: &mut Vec<u8>,
+) -> Checked {
     let (line, row) = match input {
         Input::Line(line) => (line, None),
         Input::Row(mut row) => (std::mem::take(&mut row.line), Some(row)),
@@ -114,6 +121,75 @@ fn check_one(pos: u64, item: usize, input: Input, sigs: &mut Vec<SigCheck>) -> C
             }
         }
     };
+    match super::fast::check(&line, scratch) {
+        Some(entry) => check_fast(pos, item, entry, row.as_ref(), sigs),
+        None => check_full(pos, item, line, row, sigs),
+    }
+}
+
+/// An entry the fast path read: only its signatures and stored columns remain to check.
+fn check_fast(
+    pos: u64,
+    item: usize,
+    entry: FastEntry,
+    row: Option<&Row>,
+    sigs: &mut Vec<SigCheck>,
+) -> Checked {
+    let mut problems = Vec::new();
+    sigs.push(SigCheck {
+        item,
+        rule: Rule::Signature,
+        message: entry.hash.0,
+        sig: entry.sig,
+        key: *entry.signer.verifying_key(),
+    });
+    if let Some((key, sig, digest)) = &entry.attestation {
+        sigs.push(SigCheck {
+            item,
+            rule: Rule::Attestation,
+            message: *digest,
+            sig: *sig,
+            key: *key.verifying_key(),
+        });
+    }
+    if let Some(row) = row {
+        let columns = Columns {
+            hash: entry.hash,
+            stream: &entry.stream,
+            version: entry.version,
+            event_type: &entry.event_type,
+            recorded_at: entry.recorded_at,
+            occurred_at: entry.occurred_at,
+        };
+        check_columns(pos, row, &columns, &mut problems);
+    }
+    Checked {
+        entry: Some(Summary {
+            seq: entry.seq,
+            ledger: entry.ledger,
+            prev: entry.prev,
+            hash: entry.hash,
+            recorded_at: entry.recorded_at,
+            signer: entry.signer,
+            attester: entry.attestation.map(|(key, _, _)| key),
+            stream: entry.stream,
+            version: entry.version,
+            actor: entry.actor,
+            key_change: Ok(None),
+        }),
+        problems,
+    }
+}
+
+/// The full path: every rule, each violation worded for the user.
+pub(super) fn check_full(
+    pos: u64,
+    item: usize,
+    line: String,
+    row: Option<Row>,
+    sigs: &mut Vec<SigCheck>,
+) -> Checked {
+    let mut problems = Vec::new();
     // The checks on the object as read come first; then it is taken apart, without copies,
     // for the typed fields.
     if line.len() > entry::ENTRY_LINE_BYTES_MAX {
@@ -165,7 +241,15 @@ fn check_one(pos: u64, item: usize, input: Input, sigs: &mut Vec<SigCheck>) -> C
     }
     queue_signatures(item, &entry, digest, sigs, &mut problems);
     if let Some(row) = row {
-        check_columns(pos, &row, &entry, &mut problems);
+        let columns = Columns {
+            hash: entry.hash,
+            stream: entry.event.stream(),
+            version: entry.event.version(),
+            event_type: entry.event.event_type(),
+            recorded_at: entry.recorded_at,
+            occurred_at: entry.event.occurred_at(),
+        };
+        check_columns(pos, &row, &columns, &mut problems);
     }
     Checked {
         entry: Some(Summary::of(entry)),
@@ -202,20 +286,30 @@ fn queue_signatures(
     }
 }
 
-fn check_columns(pos: u64, row: &Row, entry: &Entry, problems: &mut Vec<(Rule, String)>) {
+/// What the stored columns must repeat of the entry.
+struct Columns<'e> {
+    hash: ChainHash,
+    stream: &'e str,
+    version: u64,
+    event_type: &'e str,
+    recorded_at: Timestamp,
+    occurred_at: Timestamp,
+}
+
+fn check_columns(pos: u64, row: &Row, entry: &Columns<'_>, problems: &mut Vec<(Rule, String)>) {
     let columns = [
         ("seq", row.seq == pos),
         ("hash", row.hash == entry.hash),
-        ("stream", row.stream == entry.event.stream()),
-        ("version", row.version == entry.event.version()),
-        ("type", row.event_type == entry.event.event_type()),
+        ("stream", row.stream == entry.stream),
+        ("version", row.version == entry.version),
+        ("type", row.event_type == entry.event_type),
         (
             "recorded_at",
             row.recorded_at_micros == entry.recorded_at.micros(),
         ),
         (
             "occurred_at",
-            row.occurred_at_micros == entry.event.occurred_at().micros(),
+            row.occurred_at_micros == entry.occurred_at.micros(),
         ),
     ];
     for (name, ok) in columns {
@@ -306,6 +400,191 @@ impl Drop for Pool {
         drop(self.jobs.take());
         for worker in std::mem::take(&mut self.workers) {
             let _ = worker.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Event, Unsealed};
+    use crate::keys::SecretKey;
+    use proptest::prelude::*;
+
+    const VECTORS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/ledger-v1/entries.jsonl"
+    );
+
+    /// Sealed lines with escapes, non-ASCII keys, nesting, meta and attestations, plus the
+    /// vector ledger's lines.
+    fn lines() -> Vec<String> {
+        let key = SecretKey::from_seed(&[2; 32]);
+        let author = SecretKey::from_seed(&[5; 32]);
+        let t = Timestamp::parse("2026-03-01T09:55:00.000000Z").unwrap();
+        let payloads = [
+            serde_json::json!({}),
+            serde_json::json!({"likelihood": 4, "impact": -5, "zero": 0, "max": 9_007_199_254_740_991i64}),
+            serde_json::json!({
+                "title": "Quote \" back\\slash \n new line \u{1} \u{1f} é 😀 \u{7f}",
+                "z": [1, -2, {"b": null, "a": true, "c": false}, [], {}],
+                "\u{e000}": "private", "😀": "astral", "a": "ascii", "\n": "control key",
+                "é": {"nested": {"deeper": ["x"]}},
+            }),
+        ];
+        let mut out: Vec<String> = std::fs::read_to_string(VECTORS)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        for (i, data) in payloads.iter().enumerate() {
+            for attested in [false, true] {
+                let mut event = Event::new(
+                    "risk/R-7",
+                    i as u64 + 1,
+                    "risk.assessed",
+                    2,
+                    t,
+                    "user:alice@acme.example",
+                    data.as_object().unwrap().clone(),
+                )
+                .unwrap();
+                if i == 1 {
+                    let meta = serde_json::json!({"correlation": "c-1", "request": "r\t2"});
+                    event = event.with_meta(meta.as_object().unwrap().clone()).unwrap();
+                }
+                let attestation = attested.then(|| event.attest(&author).unwrap());
+                let entry = Unsealed {
+                    ledger: "acme.example/sms".into(),
+                    seq: 17 + i as u64,
+                    prev: ChainHash([9; 32]),
+                    recorded_at: Timestamp::parse("2026-03-01T10:00:01.234567Z").unwrap(),
+                    event,
+                    attestation,
+                }
+                .seal(&key)
+                .unwrap();
+                out.push(entry.to_line());
+            }
+        }
+        out
+    }
+
+    type SigKey = (usize, Rule, [u8; 32], [u8; 64], [u8; 32]);
+
+    fn sig_keys(sigs: &[SigCheck]) -> Vec<SigKey> {
+        sigs.iter()
+            .map(|s| {
+                (
+                    s.item,
+                    s.rule,
+                    s.message,
+                    s.sig.to_bytes(),
+                    s.key.to_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    /// Whenever the fast path accepts a line, the full path finds nothing wrong with it and
+    /// reads the same entry, the same signatures and the same stored columns.
+    fn agrees(line: &str) -> bool {
+        let row = Row {
+            seq: 17,
+            hash: ChainHash([1; 32]),
+            stream: "risk/R-7".into(),
+            version: 2,
+            event_type: "risk.assessed".into(),
+            recorded_at_micros: 0,
+            occurred_at_micros: 0,
+            line: line.to_owned(),
+        };
+        let Some(fast) = super::super::fast::check(line, &mut Vec::new()) else {
+            return false;
+        };
+        let (mut fast_sigs, mut full_sigs) = (Vec::new(), Vec::new());
+        let fast = check_fast(17, 3, fast, Some(&row), &mut fast_sigs);
+        let full = check_full(17, 3, line.to_owned(), Some(row), &mut full_sigs);
+        assert_eq!(fast.problems, full.problems, "{line}");
+        assert!(
+            full.problems.iter().all(|(rule, _)| *rule == Rule::Column),
+            "fast path accepted what the full path refuses: {:?}\n{line}",
+            full.problems
+        );
+        assert_eq!(sig_keys(&fast_sigs), sig_keys(&full_sigs), "{line}");
+        let (a, b) = (fast.entry.unwrap(), full.entry.unwrap());
+        assert!(b.key_change.is_ok_and(|k| k.is_none()), "{line}");
+        assert_eq!(
+            (a.seq, &a.ledger, a.prev, a.hash, a.recorded_at, a.signer),
+            (b.seq, &b.ledger, b.prev, b.hash, b.recorded_at, b.signer),
+            "{line}"
+        );
+        assert_eq!(
+            (a.attester, &a.stream, a.version, &a.actor),
+            (b.attester, &b.stream, b.version, &b.actor),
+            "{line}"
+        );
+        true
+    }
+
+    #[test]
+    fn intact_lines_take_the_fast_path_except_key_events() {
+        for line in lines() {
+            let key_event = line.contains("\"stream\": \"ledger/");
+            assert_eq!(agrees(&line), !key_event, "{line}");
+        }
+    }
+
+    #[test]
+    fn layout_deviations_leave_the_fast_path() {
+        for line in &lines()[7..10] {
+            assert!(agrees(line));
+            for (from, to) in [
+                (", \"seq\"", ",\"seq\""),
+                ("\"seq\": ", "\"seq\":  "),
+                ("\\\\", "\\u005c"),
+                ("\\n", "\\u000a"),
+                ("\\u001f", "\\u001F"),
+                ("é", "\\u00e9"),
+                ("/", "\\/"),
+                ("\"impact\": -5", "\"impact\": -05"),
+                ("\"zero\": 0", "\"zero\": -0"),
+                ("\"zero\": 0", "\"zero\": 0.0"),
+                ("9007199254740991", "9007199254740992"),
+                ("{\"format\"", " {\"format\""),
+                ("{\"format\": ", "{\"format\": \"x\", \"format\": "),
+            ] {
+                let changed = line.replacen(from, to, 1);
+                if changed != *line {
+                    assert!(!agrees(&changed), "{from} -> {to}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_fast_path_never_accepts_what_the_full_path_refuses(
+            which in any::<prop::sample::Index>(),
+            pos in any::<prop::sample::Index>(),
+            op in 0u8..3,
+            byte in prop::sample::select(b" \",:{}[]\\-0123456789abcdefnrtuxAZ+/=\x01\x7f".to_vec()),
+        ) {
+            let all = lines();
+            let line = all[which.index(all.len())].as_bytes();
+            let at = pos.index(line.len());
+            let mut bytes = line.to_vec();
+            match op {
+                0 => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ => { bytes.remove(at); }
+            }
+            if let Ok(text) = String::from_utf8(bytes) {
+                // The assertions are inside; a refusal is always allowed.
+                agrees(&text);
+            }
         }
     }
 }
