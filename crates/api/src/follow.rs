@@ -144,8 +144,9 @@ impl<T: Item> Follower<T> {
                 continue;
             }
             if !self.heads_asked {
-                self.heads_asked = true;
+                // Marked only once answered: a call cancelled here asks again next time.
                 self.heads = self.ledger.store().watch_heads().await?;
+                self.heads_asked = true;
                 // Entries committed elsewhere before the watch began are in the store.
                 self.catching_up = true;
                 continue;
