@@ -90,25 +90,8 @@ async fn nats(args: NatsArgs) -> anyhow::Result<u8> {
     std::io::stdout().flush()?;
     tracing::info!(seq = start.next, stream_seq = start.stream_last, "starting");
     bridge
-        .run(start, shutdown())
+        .run(start, super::serve::shutdown())
         .await
         .context("bridging to NATS")?;
     Ok(exit::OK)
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

@@ -39,7 +39,8 @@ pub(crate) async fn serve(data: &crate::cli::DataDir, listen: SocketAddr) -> any
     Ok(crate::exit::OK)
 }
 
-async fn shutdown() {
+/// Ctrl-C or SIGTERM: how a long-running command (serve, bridge) is asked to stop.
+pub(crate) async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
