@@ -88,19 +88,8 @@ impl DataDir {
     pub(crate) fn display(&self) -> String {
         match self.location() {
             Location::Dir(dir) => dir.display().to_string(),
-            Location::Postgres(url) => redact(&url),
+            Location::Postgres(url) => custodia_ledger::store::postgres::redact(&url),
         }
-    }
-}
-
-/// A URL without its password.
-pub(crate) fn redact(url: &str) -> String {
-    match url.split_once('@') {
-        Some((credentials, host)) => match credentials.rsplit_once(':') {
-            Some((user, _)) if user.contains("//") => format!("{user}:***@{host}"),
-            _ => format!("{credentials}@{host}"),
-        },
-        None => url.to_owned(),
     }
 }
 

@@ -116,9 +116,8 @@ pub(crate) async fn open_store(data: &DataDir) -> anyhow::Result<AnyStore> {
             Ok(AnyStore::Sqlite(store))
         }
         Location::Postgres(url) => {
-            let store = PgStore::open(&url)
-                .await
-                .with_context(|| format!("opening the ledger at {}", data.display()))?;
+            // The store's error already names the (redacted) URL.
+            let store = PgStore::open(&url).await?;
             if store.meta("name").await?.is_none() {
                 return Err(bad_input(format!(
                     "{} holds no ledger; create one with `custodia init --data <URL> --keys DIR`",

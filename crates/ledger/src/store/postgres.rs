@@ -140,8 +140,8 @@ async fn listen_for_heads(pool: &PgPool) -> Result<watch::Receiver<u64>> {
     Ok(rx)
 }
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
     match url.split_once('@') {
         Some((credentials, host)) => match credentials.rsplit_once(':') {
             Some((user, _)) if user.contains("//") => format!("{user}:***@{host}"),
