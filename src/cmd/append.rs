@@ -151,16 +151,7 @@ fn position_in(message: &str, one_per_line: bool) -> String {
 
 /// Builds an event from the file's object form; every member's rule is checked here.
 fn event_from(value: &Value, next: bool) -> Result<Event, String> {
-    const MEMBERS: [&str; 8] = [
-        "stream",
-        "version",
-        "type",
-        "schema",
-        "occurred_at",
-        "actor",
-        "data",
-        "meta",
-    ];
+    const MEMBERS: [&str; 8] = custodia_ledger::entry::EVENT_MEMBERS;
     let obj = value
         .as_object()
         .ok_or("expected an event object ({\"stream\": …, \"type\": …, …})")?;

@@ -16,6 +16,30 @@ pub const ENTRY_FORMAT: &str = "custodia.entry/1";
 pub const ENTRY_PREFIX: &[u8] = b"custodia.entry/1\n";
 /// Domain separation prefix of the event digest (§3).
 pub const EVENT_PREFIX: &[u8] = b"custodia.event/1\n";
+/// The members an event object may have (`meta` is optional).
+pub const EVENT_MEMBERS: [&str; 8] = [
+    "stream",
+    "version",
+    "type",
+    "schema",
+    "occurred_at",
+    "actor",
+    "data",
+    "meta",
+];
+/// The members an entry line may have (`attestation` is optional).
+pub const ENTRY_MEMBERS: [&str; 10] = [
+    "format",
+    "ledger",
+    "seq",
+    "prev",
+    "recorded_at",
+    "event",
+    "attestation",
+    "signer",
+    "hash",
+    "sig",
+];
 /// The largest event, in bytes of its stored layout. Larger payloads belong in a document
 /// store, referenced by content hash.
 pub const EVENT_BYTES_MAX: usize = 60 * 1024;
@@ -248,20 +272,7 @@ impl Event {
         let Value::Object(mut obj) = value else {
             return Err(member("event", "must be an object"));
         };
-        only_members(
-            &obj,
-            &[
-                "stream",
-                "version",
-                "type",
-                "schema",
-                "occurred_at",
-                "actor",
-                "data",
-                "meta",
-            ],
-            "event.",
-        )?;
+        only_members(&obj, &EVENT_MEMBERS, "event.")?;
         let meta = match obj.swap_remove("meta") {
             None => Map::new(),
             Some(Value::Object(m)) if !m.is_empty() => m,
@@ -473,22 +484,7 @@ impl Entry {
         let Value::Object(mut obj) = value else {
             return Err(member("entry", "must be an object"));
         };
-        only_members(
-            &obj,
-            &[
-                "format",
-                "ledger",
-                "seq",
-                "prev",
-                "recorded_at",
-                "event",
-                "attestation",
-                "signer",
-                "hash",
-                "sig",
-            ],
-            "",
-        )?;
+        only_members(&obj, &ENTRY_MEMBERS, "")?;
         let event = obj.swap_remove("event").unwrap_or(Value::Null);
         let obj = &obj;
         let format = get_str(obj, "format", "format")?;

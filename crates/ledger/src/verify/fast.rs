@@ -318,28 +318,7 @@ pub(super) struct FastEntry {
     pub(super) sig: Signature,
 }
 
-const ENTRY_MEMBERS: [&str; 10] = [
-    "format",
-    "ledger",
-    "seq",
-    "prev",
-    "recorded_at",
-    "event",
-    "attestation",
-    "signer",
-    "hash",
-    "sig",
-];
-const EVENT_MEMBERS: [&str; 8] = [
-    "stream",
-    "version",
-    "type",
-    "schema",
-    "occurred_at",
-    "actor",
-    "data",
-    "meta",
-];
+use crate::entry::{ENTRY_MEMBERS, EVENT_MEMBERS};
 
 /// Reads and checks an entry line; None when anything needs the full path's judgement.
 /// `scratch` holds the preimages.
