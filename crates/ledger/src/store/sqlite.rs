@@ -1,6 +1,12 @@
 //! The embedded default: SQLite through sqlx, WAL journal, `synchronous=FULL` set explicitly so
 //! that a committed append survives power loss, and one write connection that takes the write
 //! lock with `BEGIN IMMEDIATE`.
+//!
+//! An append writes only the entry rows and tree nodes. The lookups by entry hash and by
+//! (stream, version) live in tables the maintenance task fills in bulk (`LOOKUP_ROWS` entries
+//! at a time, sorted): kept as indexes of every append, they dirtied two random pages per entry
+//! and were most of a commit's cost. Reads find entries not yet in them by scanning that short
+//! tail (`seq >= indexed_size`).
 
 use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError};
 use crate::entry::{ChainHash, ZERO_HASH};
@@ -25,45 +31,69 @@ const INSERT_ROWS_MAX: usize = 512;
 /// Rows a reading connection's database thread may hold ready for its reader.
 const READ_ROW_BUFFER: usize = 4096;
 
-/// Rows committed between background WAL checkpoints (a few hundred pages).
-const CHECKPOINT_ROWS: u64 = 100;
+/// Rows committed between background WAL checkpoints. Rare checkpoints copy a page once for
+/// many commits that changed it, and each costs a flush of the database file.
+const CHECKPOINT_ROWS: u64 = 4096;
+
+/// WAL pages at which the committing connection checkpoints by itself: a bound on the WAL
+/// (64 MiB) that the background checkpoints normally keep it well below.
+const WAL_AUTOCHECKPOINT_PAGES: &str = "16384";
+
+/// Entries added to the lookup tables at a time. Larger batches touch each lookup page for
+/// more entries; the tail that reads scan stays below about twice this.
+const LOOKUP_ROWS: u64 = 8192;
+
+/// Page cache of each connection (KiB, as SQLite's negative `cache_size`).
+const CACHE_KIB: &str = "-32768";
 
 /// A ledger in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: Mutex<SqliteConnection>,
-    checkpointer: Checkpointer,
+    maintenance: Maintenance,
 }
 
-/// Copies the WAL back into the database from its own connection, in the background, so that
-/// the checkpoint SQLite runs inside every thousand-page commit finds little left to copy and
-/// appends wait less for it. That automatic checkpoint still bounds the WAL: a background
-/// checkpoint alone never lets a busy writer restart the log. Commits stay durable in the WAL,
-/// which each one syncs; a checkpoint only moves pages.
+/// Work done off the append path, on its own connection: filling the lookup tables in bulk,
+/// and copying the WAL back into the database so that the checkpoint SQLite runs inside a
+/// commit that outgrows the WAL bound finds little left to copy. Commits stay durable in the
+/// WAL, which each one syncs; a checkpoint only moves pages, and the lookup tables only
+/// repeat what the entries hold.
 #[derive(Debug)]
-struct Checkpointer {
+struct Maintenance {
     committed: mpsc::UnboundedSender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Checkpointer {
+impl Maintenance {
     fn start(conn: SqliteConnection) -> Self {
         let (committed, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(checkpoints(conn, rx));
+        let task = tokio::spawn(maintain(conn, rx));
         Self { committed, task }
     }
 }
 
-async fn checkpoints(mut conn: SqliteConnection, mut committed: mpsc::UnboundedReceiver<u64>) {
-    let mut rows = 0;
+async fn maintain(mut conn: SqliteConnection, mut committed: mpsc::UnboundedReceiver<u64>) {
+    // Entries another process appended, or this one before a crash, are indexed first.
+    if let Err(e) = index_tail(&mut conn, 1).await {
+        tracing::warn!(error = %e, "filling the lookup tables failed; will retry");
+    }
+    let (mut since_checkpoint, mut since_index) = (0, 0);
     while let Some(n) = committed.recv().await {
-        rows += n;
+        since_checkpoint += n;
+        since_index += n;
         while let Ok(n) = committed.try_recv() {
-            rows += n;
+            since_checkpoint += n;
+            since_index += n;
         }
-        if rows >= CHECKPOINT_ROWS {
-            rows = 0;
+        if since_index >= LOOKUP_ROWS {
+            since_index = 0;
+            if let Err(e) = index_tail(&mut conn, LOOKUP_ROWS).await {
+                tracing::warn!(error = %e, "filling the lookup tables failed; will retry");
+            }
+        }
+        if since_checkpoint >= CHECKPOINT_ROWS {
+            since_checkpoint = 0;
             // PASSIVE never waits for or blocks the writer; what it leaves, the next one takes.
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&mut conn)
@@ -73,7 +103,45 @@ async fn checkpoints(mut conn: SqliteConnection, mut committed: mpsc::UnboundedR
             }
         }
     }
+    // Closing: index what is left, so that the next open starts with a short tail.
+    if let Err(e) = index_tail(&mut conn, 1).await {
+        tracing::warn!(error = %e, "filling the lookup tables failed");
+    }
     let _ = conn.close().await;
+}
+
+/// Entries at or after this seq are not yet in the lookup tables.
+const INDEXED_SIZE: &str = "(SELECT indexed_size FROM lookup_state)";
+
+/// Adds the entries not yet in the lookup tables, in key order, when there are at least `min`.
+async fn index_tail(conn: &mut SqliteConnection, min: u64) -> Result<()> {
+    let pending: i64 = sqlx::query_scalar(&format!(
+        "SELECT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries) - {INDEXED_SIZE}"
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db("reading the lookup tables' state"))?;
+    if pending < i64::try_from(min).unwrap_or(i64::MAX) {
+        return Ok(());
+    }
+    // OR IGNORE: a damaged duplicate must not stop the lookups; the verifier reports it.
+    let filled = sqlx::query(&format!(
+        "BEGIN IMMEDIATE;
+         INSERT OR IGNORE INTO entry_hashes (hash, seq)
+             SELECT hash, seq FROM entries WHERE seq >= {INDEXED_SIZE} ORDER BY hash;
+         INSERT OR IGNORE INTO stream_versions (stream, version, seq)
+             SELECT stream, version, seq FROM entries WHERE seq >= {INDEXED_SIZE}
+             ORDER BY stream, version;
+         UPDATE lookup_state SET indexed_size = (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries);
+         COMMIT"
+    ))
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = filled {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(db("filling the lookup tables")(e));
+    }
+    Ok(())
 }
 
 fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -101,7 +169,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            .pragma("cache_size", CACHE_KIB);
         let mut writer = SqliteConnection::connect_with(&options)
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
@@ -111,7 +181,7 @@ impl SqliteStore {
             .run_direct(&mut writer)
             .await
             .map_err(|e| open_err(format!("not a custodia ledger database, or damaged: {e}")))?;
-        let checkpointer = SqliteConnection::connect_with(&options)
+        let maintenance = SqliteConnection::connect_with(&options)
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
         // Readers stream many rows (a verification reads every one): a deep row buffer lets
@@ -124,19 +194,19 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writer: Mutex::new(writer),
-            checkpointer: Checkpointer::start(checkpointer),
+            maintenance: Maintenance::start(maintenance),
         })
     }
 
-    /// Closes the connections, checkpointing the WAL.
+    /// Closes the connections, filling the lookup tables and checkpointing the WAL.
     pub async fn close(self) {
         let Self {
             pool,
             writer,
-            checkpointer,
+            maintenance,
         } = self;
-        drop(checkpointer.committed);
-        let _ = checkpointer.task.await;
+        drop(maintenance.committed);
+        let _ = maintenance.task.await;
         let _ = writer.into_inner().close().await;
         pool.close().await;
     }
@@ -153,6 +223,10 @@ fn describe_open_error(e: &sqlx::Error) -> String {
 
 /// The columns of an entry row, in the order [`row_from`] reads them.
 const ROW_COLUMNS: &str = "seq, hash, stream, version, type, recorded_at, occurred_at, line";
+
+/// [`ROW_COLUMNS`] of `entries e` in a join.
+const JOINED_COLUMNS: &str =
+    "e.seq, e.hash, e.stream, e.version, e.type, e.recorded_at, e.occurred_at, e.line";
 
 fn row_from(r: &SqliteRow) -> Result<Row> {
     // By position: the verifier reads every row, and names cost a lookup per column.
@@ -233,13 +307,19 @@ async fn read_versions(
 ) -> Result<HashMap<String, u64>> {
     let mut versions = HashMap::with_capacity(streams.len());
     for chunk in streams.chunks(INSERT_ROWS_MAX) {
-        let mut q: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT stream, MAX(version) AS v FROM entries WHERE stream IN (");
-        let mut list = q.separated(", ");
-        for s in chunk {
-            list.push_bind(s);
-        }
-        q.push(") GROUP BY stream");
+        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("WITH wanted (stream) AS (");
+        q.push_values(chunk, |mut b, s| {
+            b.push_bind(s);
+        });
+        q.push(format!(
+            ") SELECT stream, MAX(version) AS v FROM (
+                 SELECT stream, version FROM stream_versions
+                     WHERE stream IN wanted AND seq < {INDEXED_SIZE}
+                 UNION ALL
+                 SELECT stream, version FROM entries
+                     WHERE seq >= {INDEXED_SIZE} AND stream IN wanted
+             ) GROUP BY stream"
+        ));
         for r in q
             .build()
             .fetch_all(&mut *conn)
@@ -404,7 +484,7 @@ impl Store for SqliteStore {
         let mut conn = self.writer.lock().await;
         let result = append_in_tx(&mut conn, sealer).await;
         if let Ok(batch) = &result {
-            let _ = self.checkpointer.committed.send(batch.rows.len() as u64);
+            let _ = self.maintenance.committed.send(batch.rows.len() as u64);
         }
         if result.is_err() {
             // Nothing of the batch stays; the rollback's own failure would only hide the cause.
@@ -428,19 +508,37 @@ impl Store for SqliteStore {
     }
 
     async fn row_by_hash(&self, hash: &ChainHash) -> Result<Option<Row>> {
-        sqlx::query(&format!("SELECT {ROW_COLUMNS} FROM entries WHERE hash = ?"))
-            .bind(hash.0.as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading an entry by hash"))?
-            .as_ref()
-            .map(row_from)
-            .transpose()
+        // The lookup table names a seq; the entry itself must carry the hash.
+        sqlx::query(&format!(
+            "SELECT {ROW_COLUMNS} FROM entries
+                 WHERE seq = (SELECT seq FROM entry_hashes WHERE hash = ?1) AND hash = ?1
+             UNION ALL
+             SELECT * FROM (SELECT {ROW_COLUMNS} FROM entries
+                 WHERE seq >= {INDEXED_SIZE} AND hash = ?1)
+             LIMIT 1"
+        ))
+        .bind(hash.0.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading an entry by hash"))?
+        .as_ref()
+        .map(row_from)
+        .transpose()
     }
 
     async fn stream_rows(&self, stream: &str, from_version: u64, limit: u32) -> Result<Vec<Row>> {
         sqlx::query(&format!(
-            "SELECT {ROW_COLUMNS} FROM entries WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"
+            "SELECT {ROW_COLUMNS} FROM (
+                 SELECT * FROM (SELECT {JOINED_COLUMNS}
+                     FROM stream_versions sv JOIN entries e ON e.seq = sv.seq
+                     WHERE sv.stream = ?1 AND sv.version >= ?2 AND sv.seq < {INDEXED_SIZE}
+                         AND e.stream = sv.stream AND e.version = sv.version
+                     ORDER BY sv.version LIMIT ?3)
+                 UNION ALL
+                 SELECT * FROM (SELECT {ROW_COLUMNS} FROM entries
+                     WHERE seq >= {INDEXED_SIZE} AND stream = ?1 AND version >= ?2
+                     ORDER BY version LIMIT ?3)
+             ) ORDER BY version LIMIT ?3"
         ))
         .bind(stream)
         .bind(to_i64(from_version))

@@ -1,0 +1,250 @@
+//! The SQLite store's lookups by entry hash and by (stream, version): entries are found whether
+//! they are already in the lookup tables (filled in bulk) or still in the tail after them, and
+//! a ledger made before those tables existed is migrated with its lookups intact.
+
+use custodia_ledger::entry::ChainHash;
+use custodia_ledger::merkle::Frontier;
+use custodia_ledger::store::sqlite::SqliteStore;
+use custodia_ledger::store::{Result, Row, SealedBatch, Sealer, Store, TxView};
+use sqlx::{Connection as _, Executor as _, SqliteConnection};
+use std::collections::HashMap;
+use std::path::Path;
+
+const STREAMS: u64 = 7;
+
+fn stream_of(seq: u64) -> String {
+    format!("risk/R-{}", seq % STREAMS)
+}
+
+fn hash_of(seq: u64) -> ChainHash {
+    ChainHash(*blake3::hash(&seq.to_le_bytes()).as_bytes())
+}
+
+/// Writes `rows` made-up rows per append (lookups do not read the lines) and remembers the
+/// stream versions the store reported for the streams it asked about.
+struct Rows {
+    rows: u64,
+    frontier: Frontier,
+    asked: Vec<String>,
+    seen: HashMap<String, u64>,
+}
+
+impl Rows {
+    fn new(rows: u64, asked: &[&str]) -> Self {
+        Self {
+            rows,
+            frontier: Frontier::new(),
+            asked: asked.iter().map(|s| s.to_string()).collect(),
+            seen: HashMap::new(),
+        }
+    }
+}
+
+impl Sealer for Rows {
+    fn streams(&self) -> Vec<String> {
+        self.asked.clone()
+    }
+    fn frontier_size(&self) -> u64 {
+        self.frontier.size()
+    }
+    fn seal(&mut self, view: TxView) -> Result<SealedBatch> {
+        if view.frontier.is_some() {
+            // Reopened: this test's rows need no real tree, only contiguous node ids.
+            self.frontier = Frontier::from_nodes(view.head.size, |_| Some([0; 32])).unwrap();
+        }
+        self.seen = view.versions;
+        let mut batch = SealedBatch::default();
+        for seq in view.head.size..view.head.size + self.rows {
+            let hash = hash_of(seq);
+            batch.nodes.extend(self.frontier.push(hash.0));
+            batch.rows.push(row(seq));
+        }
+        Ok(batch)
+    }
+}
+
+fn row(seq: u64) -> Row {
+    Row {
+        seq,
+        hash: hash_of(seq),
+        stream: stream_of(seq),
+        version: seq / STREAMS + 1,
+        event_type: "risk.assessed".into(),
+        recorded_at_micros: seq as i64,
+        occurred_at_micros: seq as i64,
+        line: format!("{{\"seq\":{seq}}}"),
+    }
+}
+
+/// Rows of `stream` with version ≥ `from`, as stored so far (`size` rows).
+fn expected(size: u64, stream: u64, from: u64) -> Vec<Row> {
+    (0..size)
+        .filter(|seq| seq % STREAMS == stream && seq / STREAMS + 1 >= from)
+        .map(row)
+        .collect()
+}
+
+fn last_version(size: u64, stream: u64) -> u64 {
+    expected(size, stream, 1).last().map_or(0, |r| r.version)
+}
+
+async fn exec(db: &Path, sql: &str) {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    conn.execute(sql).await.unwrap();
+    conn.close().await.unwrap();
+}
+
+async fn indexed_size(db: &Path) -> i64 {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let n = sqlx::query_scalar("SELECT indexed_size FROM lookup_state")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+async fn check_lookups(store: &SqliteStore, size: u64) {
+    for seq in [0, 1, size / 2, size - 1] {
+        let found = store.row_by_hash(&hash_of(seq)).await.unwrap();
+        assert_eq!(found, Some(row(seq)), "entry {seq} by hash");
+    }
+    assert_eq!(store.row_by_hash(&hash_of(size)).await.unwrap(), None);
+    for stream in 0..STREAMS {
+        let name = stream_of(stream);
+        let all = store.stream_rows(&name, 1, 10_000).await.unwrap();
+        assert_eq!(all, expected(size, stream, 1), "{name}");
+        // A page that starts and ends anywhere, across the indexed part and the tail.
+        let page = store.stream_rows(&name, 5, 9).await.unwrap();
+        let want: Vec<Row> = expected(size, stream, 5).into_iter().take(9).collect();
+        assert_eq!(page, want, "{name} from version 5, 9 rows");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_are_found_before_and_after_they_are_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&db, true).await.unwrap();
+    let mut sealer = Rows::new(40, &["risk/R-3", "risk/R-none"]);
+    for _ in 0..3 {
+        store.append(&mut sealer).await.unwrap();
+    }
+    // Still in the tail: nothing has been indexed yet.
+    assert_eq!(indexed_size(&db).await, 0);
+    check_lookups(&store, 120).await;
+    // The third append saw 80 entries.
+    assert_eq!(sealer.seen.get("risk/R-3"), Some(&last_version(80, 3)));
+    assert_eq!(sealer.seen.get("risk/R-none"), None);
+    // Closing indexes the tail.
+    store.close().await;
+    assert_eq!(indexed_size(&db).await, 120);
+
+    let store = SqliteStore::open(&db, false).await.unwrap();
+    check_lookups(&store, 120).await;
+    // New entries are in the tail again; versions come from both parts.
+    store.append(&mut sealer).await.unwrap();
+    assert_eq!(sealer.seen.get("risk/R-3"), Some(&last_version(120, 3)));
+    store.append(&mut sealer).await.unwrap();
+    assert_eq!(sealer.seen.get("risk/R-3"), Some(&last_version(160, 3)));
+    check_lookups(&store, 200).await;
+    store.close().await;
+    assert_eq!(indexed_size(&db).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_lookup_row_finds_nothing_rather_than_another_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&db, true).await.unwrap();
+    store.append(&mut Rows::new(30, &[])).await.unwrap();
+    store.close().await;
+    exec(&db, "UPDATE entry_hashes SET seq = seq + 1 WHERE seq = 10").await;
+    exec(
+        &db,
+        "UPDATE stream_versions SET seq = 11 WHERE stream = 'risk/R-3' AND version = 2",
+    )
+    .await;
+    let store = SqliteStore::open(&db, false).await.unwrap();
+    assert_eq!(store.row_by_hash(&hash_of(10)).await.unwrap(), None);
+    assert_eq!(
+        store.row_by_hash(&hash_of(11)).await.unwrap(),
+        Some(row(11))
+    );
+    let rows = store.stream_rows("risk/R-3", 1, 100).await.unwrap();
+    let versions: Vec<u64> = rows.iter().map(|r| r.version).collect();
+    // Seqs 3, 10, 17, 24: version 2 now points at seq 11, which is not it.
+    assert_eq!(versions, vec![1, 3, 4]);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_made_before_the_lookup_tables_keeps_its_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    // The first migration only, as an older custodia left the database.
+    let mut migrator = sqlx::migrate::Migrator::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"),
+    )
+    .await
+    .unwrap();
+    migrator.migrations = migrator.migrations[..1].to_vec().into();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    migrator.run_direct(&mut conn).await.unwrap();
+    for seq in 0..50 {
+        let r = row(seq);
+        sqlx::query("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(r.seq as i64)
+            .bind(r.hash.0.as_slice())
+            .bind(&r.stream)
+            .bind(r.version as i64)
+            .bind(&r.event_type)
+            .bind(r.recorded_at_micros)
+            .bind(r.occurred_at_micros)
+            .bind(&r.line)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(&db, false).await.unwrap();
+    assert_eq!(indexed_size(&db).await, 50);
+    check_lookups(&store, 50).await;
+    assert_eq!(
+        store.read(0, 100).await.unwrap(),
+        (0..50).map(row).collect::<Vec<_>>()
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_is_indexed_while_appends_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&db, true).await.unwrap();
+    let mut sealer = Rows::new(500, &[]);
+    let mut size = 0;
+    // Well past one bulk of the lookup tables, without closing.
+    while size < 12_000 {
+        store.append(&mut sealer).await.unwrap();
+        size += 500;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while indexed_size(&db).await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let indexed = indexed_size(&db).await;
+    assert!(
+        (8192..=12_000).contains(&indexed),
+        "indexed {indexed} of {size}"
+    );
+    check_lookups(&store, size).await;
+    store.close().await;
+}
