@@ -8,7 +8,6 @@ use crate::entry::{self, ChainHash, Entry};
 use crate::keys::{KeyChange, PublicKey};
 use crate::store::Row;
 use crate::time::Timestamp;
-use curve25519_dalek::Scalar;
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -359,9 +358,18 @@ fn batch_verifies(sigs: &[SigCheck]) -> bool {
 /// (byte checks: a point decompression would cost a tenth of the signature's share of the batch).
 fn strict_signature(sig: &Signature) -> bool {
     let r = sig.r_bytes();
-    canonical_y(r)
-        && !small_order_y(r)
-        && bool::from(Scalar::from_canonical_bytes(*sig.s_bytes()).is_some())
+    canonical_y(r) && !small_order_y(r) && below_group_order(sig.s_bytes())
+}
+
+/// l = 2^252 + 27742317777372353535851937790883648493, little endian.
+const GROUP_ORDER: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// s < l, compared from the most significant byte (a reduction would cost more).
+fn below_group_order(s: &[u8; 32]) -> bool {
+    s.iter().rev().cmp(GROUP_ORDER.iter().rev()) == std::cmp::Ordering::Less
 }
 
 /// A canonical encoding (y < p) of a point with no small-order component. Checking for
@@ -372,11 +380,21 @@ fn strict_key(key: &VerifyingKey) -> bool {
         static JUDGED: RefCell<HashMap<[u8; 32], bool>> = RefCell::new(HashMap::new());
     }
     const JUDGED_MAX: usize = 1024;
+    // Most signatures in a row are by the same key: the last one judged is checked first.
+    thread_local! {
+        static LAST: std::cell::Cell<Option<[u8; 32]>> = const { std::cell::Cell::new(None) };
+    }
     let bytes = key.to_bytes();
+    if LAST.with(|last| last.get() == Some(bytes)) {
+        return true;
+    }
     if let Some(ok) = JUDGED.with(|judged| judged.borrow().get(&bytes).copied()) {
         return ok;
     }
     let ok = canonical_y(&bytes) && !key.is_weak() && key.to_edwards().is_torsion_free();
+    if ok {
+        LAST.with(|last| last.set(Some(bytes)));
+    }
     JUDGED.with(|judged| {
         let mut judged = judged.borrow_mut();
         if judged.len() >= JUDGED_MAX {
@@ -499,6 +517,7 @@ mod tests {
     use crate::entry::{Event, Unsealed};
     use crate::keys::{PublicKey, SecretKey};
     use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::Scalar;
     use proptest::prelude::*;
 
     const VECTORS: &str = concat!(
@@ -622,6 +641,7 @@ mod tests {
         use super::super::*;
         use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
         use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+        use curve25519_dalek::Scalar;
         use sha2::{Digest as _, Sha512};
 
         pub(super) fn scalar(seed: u8) -> Scalar {
@@ -807,13 +827,7 @@ mod tests {
         let msg = [5; 32];
         let good = key.sign(&msg);
         // s + l still fits in 32 bytes and names the same scalar mod l.
-        // l = 2^252 + 27742317777372353535851937790883648493, little endian.
-        let mut l = [0u8; 32];
-        l[..16].copy_from_slice(&[
-            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
-            0xde, 0x14,
-        ]);
-        l[31] = 0x10;
+        let l = GROUP_ORDER;
         let s = good.s_bytes();
         let mut wide = [0u8; 33];
         let mut carry = 0u16;
@@ -825,6 +839,20 @@ mod tests {
         wide[32] = carry as u8;
         assert_eq!(wide[32], 0);
         let bad = forged::sig(*good.r_bytes(), wide[..32].try_into().unwrap());
+        // The byte comparison agrees with curve25519-dalek's reduction around l.
+        let mut below = l;
+        below[0] -= 1;
+        for s in [
+            l,
+            below,
+            [0xff; 32],
+            [0; 32],
+            wide[..32].try_into().unwrap(),
+            *s,
+        ] {
+            let canonical = bool::from(Scalar::from_canonical_bytes(s).is_some());
+            assert_eq!(below_group_order(&s), canonical, "{s:?}");
+        }
         assert!(!strict_signature(&bad));
         let mut sigs = honest(40);
         sigs.push(check(99, *key.public().verifying_key(), msg, bad));
