@@ -3,13 +3,16 @@
 //!
 //! - append throughput (server-signed, SQLite `synchronous=FULL`) at 1, 16 and 64 concurrent
 //!   writers, against the raw Ed25519 signing rate of one core;
-//! - verifying a large ledger against the raw batch signature verification rate on every core,
-//!   with the verifier's peak memory (measured in a child process);
+//! - verifying a large ledger against the raw batch signature verification rate on every core
+//!   (ed25519-dalek, 64 keys, 4096 per batch: the headline ratio), and also against coalesced
+//!   batch verification (ed25519-zebra, what the verifier uses) with a ledger's key mix, with the
+//!   verifier's peak memory (measured in a child process);
 //! - inclusion and consistency proofs from stored nodes at that size.
 //!
 //! `cargo bench -p custodia-ledger --bench ledger` (`CUSTODIA_BENCH_ENTRIES`, default 1,000,000,
 //! sets the size of the verified ledger; `CUSTODIA_BENCH_APPEND_ONLY=1` runs only the appends;
-//! `CUSTODIA_BENCH_POSTGRES_URL=postgres://…` measures PostgreSQL appends beside SQLite's).
+//! `CUSTODIA_BENCH_POSTGRES_URL=postgres://…` measures PostgreSQL appends beside SQLite's;
+//! `CUSTODIA_BENCH_BATCH_SIZES=256,1024,…` prints the coalesced rate at each batch size).
 
 use custodia_ledger::bundle;
 use custodia_ledger::entry::Event;
@@ -22,6 +25,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const VERIFY_CHILD: &str = "--verify-child";
+/// Signatures per batch in the coalesced baseline: as many as in the headline one, so that the
+/// two differ only in the method and the key mix.
+const COALESCED_BATCH: usize = 4096;
 
 // The binary uses mimalloc too: verification and appends allocate many small JSON values.
 #[global_allocator]
@@ -77,19 +83,39 @@ fn main() {
     }
     // The baseline is taken before and after the walk and averaged: the walk takes a minute,
     // and one short baseline on a shared machine can land in a quiet or a busy moment.
-    let before = raw_batch_verify_rate();
+    // CUSTODIA_BENCH_BATCH_SIZES=256,1024,… first prints the coalesced rate at each batch size.
+    if let Ok(sizes) = std::env::var("CUSTODIA_BENCH_BATCH_SIZES") {
+        for batch in sizes.split(',').filter_map(|b| b.trim().parse().ok()) {
+            let rate = raw_coalesced_verify_rate(batch);
+            println!("batch     coalesced, {batch:>5} signatures per batch: {rate:>10.0} sig/s");
+        }
+    }
+    let before = (
+        raw_batch_verify_rate(),
+        raw_coalesced_verify_rate(COALESCED_BATCH),
+    );
     let (elapsed, peak_kib, walked, sigs) = run_verify_child(&data);
-    let after = raw_batch_verify_rate();
-    let verify_rate = (before + after) / 2.0;
+    let after = (
+        raw_batch_verify_rate(),
+        raw_coalesced_verify_rate(COALESCED_BATCH),
+    );
+    let verify_rate = (before.0 + after.0) / 2.0;
+    let coalesced_rate = (before.1 + after.1) / 2.0;
     println!(
-        "baseline  raw batch verification, all cores: {verify_rate:>10.0} sig/s (mean of {before:.0} before and {after:.0} after)"
+        "baseline  raw batch verification, all cores: {verify_rate:>10.0} sig/s (mean of {:.0} before and {:.0} after)",
+        before.0, after.0
+    );
+    println!(
+        "baseline  raw coalesced batch verification (ledger key mix, {COALESCED_BATCH} per batch), all cores: {coalesced_rate:>10.0} sig/s (mean of {:.0} and {:.0})",
+        before.1, after.1
     );
     let sigs = sigs as f64;
+    let rate = sigs / elapsed.as_secs_f64();
     println!(
-        "verify    {walked} entries in {:.1}s: {:>10.0} sig/s = {:.2}x batch verification; peak memory {} MiB",
+        "verify    {walked} entries in {:.1}s: {rate:>10.0} sig/s = {:.2}x batch verification = {:.2}x coalesced; peak memory {} MiB",
         elapsed.as_secs_f64(),
-        sigs / elapsed.as_secs_f64(),
-        sigs / elapsed.as_secs_f64() / verify_rate,
+        rate / verify_rate,
+        rate / coalesced_rate,
         peak_kib / 1024
     );
     rt.block_on(proofs(&data));
@@ -244,32 +270,74 @@ async fn store_only_rate(dir: &Path, rows: usize) -> f64 {
     rate
 }
 
+/// The headline baseline: ed25519-dalek's batch verification, 4096 signatures per batch by 64
+/// distinct keys (every key's point enters the multiscalar multiplication once per signature),
+/// on every core.
 fn raw_batch_verify_rate() -> f64 {
     let keys: Vec<SecretKey> = (0..64).map(|_| SecretKey::generate()).collect();
-    let per_thread = 32_768;
     let batch = 4096;
-    let items: Vec<_> = (0..batch)
+    let items = signed(batch, |i| &keys[i % keys.len()]);
+    on_all_cores(batch, || {
+        let msgs: Vec<&[u8]> = items.iter().map(|i| i.0.as_slice()).collect();
+        let sigs: Vec<_> = items.iter().map(|i| i.1).collect();
+        let keys: Vec<_> = items.iter().map(|i| *i.2.verifying_key()).collect();
+        ed25519_dalek::verify_batch(&msgs, &sigs, &keys).unwrap();
+    })
+}
+
+/// The second baseline: coalesced batch verification (ed25519-zebra, the terms of each key
+/// summed) with a ledger's key mix: three signatures in four by the node key, the rest by four
+/// author keys; `batch` signatures per batch, on every core.
+fn raw_coalesced_verify_rate(batch: usize) -> f64 {
+    let node = SecretKey::generate();
+    let authors: Vec<SecretKey> = (0..4).map(|_| SecretKey::generate()).collect();
+    let items = signed(batch, |i| {
+        if i % 4 == 3 {
+            &authors[(i / 4) % authors.len()]
+        } else {
+            &node
+        }
+    });
+    on_all_cores(batch, || {
+        let mut verifier = ed25519_zebra::batch::Verifier::new();
+        for (msg, sig, key) in &items {
+            let key = ed25519_zebra::VerificationKeyBytes::from(*key.as_bytes());
+            verifier.queue((key, *sig, msg.as_slice()));
+        }
+        verifier.verify(rand::thread_rng()).unwrap();
+    })
+}
+
+type Signed = (
+    Vec<u8>,
+    ed25519_dalek::Signature,
+    custodia_ledger::keys::PublicKey,
+);
+
+fn signed<'k>(n: usize, key: impl Fn(usize) -> &'k SecretKey) -> Vec<Signed> {
+    (0..n)
         .map(|i| {
-            let key = &keys[i % keys.len()];
             let msg = blake3::hash(&i.to_le_bytes()).as_bytes().to_vec();
-            let sig = key.sign(&msg);
-            (msg, sig, *key.public().verifying_key())
+            (msg.clone(), key(i).sign(&msg), key(i).public())
         })
-        .collect();
+        .collect()
+}
+
+/// Signatures per second when every core runs `verify_one_batch` (`batch` signatures) over and
+/// over, about 32,768 signatures per core.
+fn on_all_cores(batch: usize, verify_one_batch: impl Fn() + Sync) -> f64 {
+    let rounds = 32_768usize.div_ceil(batch);
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..cores() {
             s.spawn(|| {
-                for _ in 0..per_thread / batch {
-                    let msgs: Vec<&[u8]> = items.iter().map(|i| i.0.as_slice()).collect();
-                    let sigs: Vec<_> = items.iter().map(|i| i.1).collect();
-                    let keys: Vec<_> = items.iter().map(|i| i.2).collect();
-                    ed25519_dalek::verify_batch(&msgs, &sigs, &keys).unwrap();
+                for _ in 0..rounds {
+                    verify_one_batch();
                 }
             });
         }
     });
-    (per_thread * cores()) as f64 / start.elapsed().as_secs_f64()
+    (rounds * batch * cores()) as f64 / start.elapsed().as_secs_f64()
 }
 
 fn event(stream: String, i: u64) -> Event {

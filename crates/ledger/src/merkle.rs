@@ -138,6 +138,33 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
+/// A map keyed by tree node, hashed cheaply: a verifier puts every node of the ledger through
+/// one, and the ids are positions it computed, not input anyone chose.
+pub type NodeMap<V> =
+    std::collections::HashMap<NodeId, V, std::hash::BuildHasherDefault<NodeHasher>>;
+
+/// The hasher of [`NodeMap`]: level and index mixed by one multiplication.
+#[derive(Default)]
+pub struct NodeHasher(u64);
+
+impl std::hash::Hasher for NodeHasher {
+    fn finish(&self) -> u64 {
+        // The high bits of the product are the well-mixed ones; hashbrown reads the top 7 too.
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(32)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.0 = (self.0 ^ u64::from(n)).rotate_left(58);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
 /// A perfect subtree: the `2^level` leaves starting at leaf `index · 2^level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NodeId {

@@ -350,7 +350,7 @@ async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<O
             _ => ranges.push((level, index, index)),
         }
     }
-    let mut found: HashMap<NodeId, Hash> = HashMap::with_capacity(ids.len());
+    let mut found = crate::merkle::NodeMap::with_capacity_and_hasher(ids.len(), Default::default());
     for chunk in ranges.chunks(NODE_RANGES_MAX) {
         let mut q: QueryBuilder<'_, Sqlite> =
             QueryBuilder::new("SELECT level, idx, hash FROM tree_nodes WHERE ");

@@ -10,11 +10,11 @@ mod work;
 
 use crate::entry::{ChainHash, ZERO_HASH};
 use crate::keys::{KeyChange, KeyRegistry, Purpose};
-use crate::merkle::{self, Frontier, Hash, NodeId};
+use crate::merkle::{self, Frontier, Hash, NodeId, NodeMap};
 use crate::note::SignedCheckpoint;
 use crate::store::Row;
 use crate::time::Timestamp;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::mpsc;
 use work::{Done, Input, Pool, Summary};
@@ -133,7 +133,42 @@ struct CheckpointCheck {
 }
 
 /// Streams entries through every rule.
+///
+/// The thread that feeds it only reads and hands out chunks; the workers check them and a
+/// walking thread of its own applies the sequential rules in seq order, so that reading the
+/// next entries (SQLite and its row hand-over) overlaps with walking the ones before.
 pub struct Verifier {
+    walk: Walking,
+    /// Entries handed to the workers so far (the next position to feed).
+    fed: u64,
+    /// Entries fed but not yet handed to the workers.
+    chunk: Vec<Input>,
+    pool: Pool,
+}
+
+/// Where the sequential rules' state is: here until the first chunk goes to the workers, then
+/// on the walking thread until [`Verifier::finish`] takes it back.
+enum Walking {
+    Here(Box<Walk>),
+    Thread {
+        to_walk: mpsc::SyncSender<ToWalk>,
+        thread: std::thread::JoinHandle<Option<Box<Walk>>>,
+    },
+    /// Only while switching.
+    Gone,
+}
+
+/// In seq order, what the walking thread is to do.
+enum ToWalk {
+    Start(Box<Walk>),
+    /// The result of the chunk whose first entry is at this position.
+    Chunk(u64, mpsc::Receiver<Done>),
+    /// A call made on the verifier after the walk started (a violation, stored nodes).
+    Apply(Box<dyn FnOnce(&mut Walk) + Send>),
+}
+
+/// The state of the sequential rules.
+struct Walk {
     report: Report,
     next_seq: u64,
     prev: ChainHash,
@@ -141,21 +176,17 @@ pub struct Verifier {
     registry: KeyRegistry,
     /// Each stream's version so far, keyed by 128 bits of the stream name's BLAKE3 hash: a
     /// ledger may hold as many streams as entries, and names would cost several times more.
-    versions: HashMap<u128, u64>,
+    /// Two u64 rather than a u128: 24 bytes a slot instead of 32 (a u128 is 16-aligned), which
+    /// is what sets the peak memory when the table doubles near a million streams.
+    versions: HashMap<(u64, u64), u64>,
     frontier: Frontier,
-    /// Entries handed to the workers so far (the next position to feed).
-    fed: u64,
-    /// Entries fed but not yet walked, waiting for their chunk to come back.
-    chunk: Vec<Input>,
-    in_flight: VecDeque<(u64, mpsc::Receiver<Done>)>,
     /// Stored tree nodes to compare as the walk completes them.
-    stored_nodes: HashMap<NodeId, Option<Hash>>,
+    stored_nodes: NodeMap<Option<Hash>>,
     checkpoints: BTreeMap<u64, Vec<CheckpointCheck>>,
     /// Nodes to keep for the trusted checkpoint's consistency proof.
     wanted_nodes: HashSet<NodeId>,
     kept_nodes: HashMap<NodeId, Hash>,
     trusted: Option<(u64, Hash)>,
-    pool: Pool,
 }
 
 impl Default for Verifier {
@@ -168,6 +199,163 @@ impl Verifier {
     /// A verifier at seq 0.
     pub fn new() -> Self {
         Self {
+            walk: Walking::Here(Box::new(Walk::new())),
+            fed: 0,
+            chunk: Vec::with_capacity(CHUNK_ENTRIES),
+            pool: Pool::start(),
+        }
+    }
+
+    /// Runs `f` on the walk's state, in order with the entries fed before.
+    fn apply(&mut self, f: impl FnOnce(&mut Walk) + Send + 'static) {
+        match &mut self.walk {
+            Walking::Here(walk) => f(walk),
+            // A walking thread that is gone has failed; finish reports it.
+            Walking::Thread { to_walk, .. } => {
+                let _ = to_walk.send(ToWalk::Apply(Box::new(f)));
+            }
+            Walking::Gone => {}
+        }
+    }
+
+    /// Records a violation.
+    pub fn violation(&mut self, seq: Option<u64>, rule: Rule, message: impl Into<String>) {
+        let message = message.into();
+        self.apply(move |walk| walk.violation(seq, rule, message));
+    }
+
+    /// A signed checkpoint to check when the walk reaches its size.
+    pub fn expect_checkpoint(&mut self, label: &str, text: &str) {
+        let (label, text) = (label.to_owned(), text.to_owned());
+        self.apply(move |walk| {
+            walk.add_checkpoint(&label, &text, false);
+        });
+    }
+
+    /// A checkpoint the auditor already trusts; `total` is the number of entries to be walked,
+    /// so that the consistency proof's nodes can be kept as they pass.
+    pub fn trust_checkpoint(&mut self, label: &str, text: &str, total: u64) {
+        let (label, text) = (label.to_owned(), text.to_owned());
+        self.apply(move |walk| walk.trust_checkpoint(&label, &text, total));
+    }
+
+    /// Feeds one bundle line (without its newline).
+    pub fn feed_line(&mut self, line: String) {
+        self.feed(Input::Line(line));
+    }
+
+    /// Feeds a position whose line could not be read, with the reason; it still takes a seq.
+    pub fn feed_unreadable(&mut self, reason: String) {
+        self.feed(Input::Bad(reason));
+    }
+
+    /// Feeds stored rows, with the stored tree nodes that they complete (see
+    /// [`nodes_completed_by`]), so that the columns and the nodes are checked too.
+    pub fn feed_rows(&mut self, rows: Vec<Row>, stored_nodes: Vec<(NodeId, Option<Hash>)>) {
+        self.apply(move |walk| walk.stored_nodes.extend(stored_nodes));
+        for row in rows {
+            self.feed(Input::Row(row));
+        }
+    }
+
+    /// Positions fed so far: the seq the next fed entry is expected to have.
+    pub fn fed(&self) -> u64 {
+        self.fed
+    }
+
+    fn feed(&mut self, input: Input) {
+        self.chunk.push(input);
+        self.fed += 1;
+        if self.chunk.len() >= CHUNK_ENTRIES {
+            self.submit();
+        }
+    }
+
+    fn submit(&mut self) {
+        if self.chunk.is_empty() {
+            return;
+        }
+        let start = self.fed - self.chunk.len() as u64;
+        let inputs = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_ENTRIES));
+        let result = self.pool.submit(start, inputs);
+        if let Walking::Here(_) = self.walk {
+            self.start_walking();
+        }
+        match &mut self.walk {
+            // Blocks while the walk is that many chunks behind: they hold memory.
+            Walking::Thread { to_walk, .. } => {
+                let _ = to_walk.send(ToWalk::Chunk(start, result));
+            }
+            Walking::Here(walk) => walk.walk_result(start, &result),
+            Walking::Gone => {}
+        }
+    }
+
+    /// Moves the walk to a thread of its own; if no thread can be had, it stays here and
+    /// each chunk is walked as soon as it is submitted.
+    fn start_walking(&mut self) {
+        let Walking::Here(walk) = std::mem::replace(&mut self.walk, Walking::Gone) else {
+            return;
+        };
+        // Two chunks per worker keep every core busy; more would only hold memory.
+        let (to_walk, queue) = mpsc::sync_channel::<ToWalk>(2 * self.pool.threads());
+        let spawned = std::thread::Builder::new()
+            .name("verify-walk".into())
+            .spawn(move || walk_thread(queue));
+        self.walk = match spawned {
+            Ok(thread) => match to_walk.send(ToWalk::Start(walk)) {
+                Ok(()) => Walking::Thread { to_walk, thread },
+                Err(mpsc::SendError(ToWalk::Start(walk))) => Walking::Here(walk),
+                Err(_) => Walking::Gone,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread for the verifier's walk; walking inline");
+                Walking::Here(walk)
+            }
+        };
+    }
+
+    /// Finishes the walk: flushes signatures, checks what checkpoints remain and the trusted
+    /// checkpoint's consistency, and returns the report.
+    pub fn finish(mut self) -> Report {
+        self.submit();
+        let walk = match std::mem::replace(&mut self.walk, Walking::Gone) {
+            Walking::Here(walk) => Some(walk),
+            Walking::Thread { to_walk, thread } => {
+                drop(to_walk);
+                thread.join().ok().flatten()
+            }
+            Walking::Gone => None,
+        };
+        match walk {
+            Some(walk) => walk.finish(),
+            None => {
+                let mut walk = Walk::new();
+                walk.violation(None, Rule::Format, "the verifier's walking thread failed");
+                walk.report
+            }
+        }
+    }
+}
+
+/// The walking thread: applies the sequential rules to each chunk as its result arrives, in
+/// the order the chunks were fed.
+fn walk_thread(queue: mpsc::Receiver<ToWalk>) -> Option<Box<Walk>> {
+    let mut walk: Option<Box<Walk>> = None;
+    for message in queue {
+        match (message, walk.as_mut()) {
+            (ToWalk::Start(started), _) => walk = Some(started),
+            (ToWalk::Chunk(start, result), Some(walk)) => walk.walk_result(start, &result),
+            (ToWalk::Apply(f), Some(walk)) => f(walk),
+            (_, None) => {}
+        }
+    }
+    walk
+}
+
+impl Walk {
+    fn new() -> Self {
+        Self {
             report: Report {
                 root: merkle::empty_root(),
                 ..Report::default()
@@ -178,20 +366,15 @@ impl Verifier {
             registry: KeyRegistry::default(),
             versions: HashMap::new(),
             frontier: Frontier::new(),
-            fed: 0,
-            chunk: Vec::with_capacity(CHUNK_ENTRIES),
-            in_flight: VecDeque::new(),
-            stored_nodes: HashMap::new(),
+            stored_nodes: NodeMap::default(),
             checkpoints: BTreeMap::new(),
             wanted_nodes: HashSet::new(),
             kept_nodes: HashMap::new(),
             trusted: None,
-            pool: Pool::start(),
         }
     }
 
-    /// Records a violation.
-    pub fn violation(&mut self, seq: Option<u64>, rule: Rule, message: impl Into<String>) {
+    fn violation(&mut self, seq: Option<u64>, rule: Rule, message: impl Into<String>) {
         self.report.violation_count += 1;
         if self.report.violations.len() < VIOLATIONS_KEPT_MAX {
             self.report.violations.push(Violation {
@@ -202,14 +385,7 @@ impl Verifier {
         }
     }
 
-    /// A signed checkpoint to check when the walk reaches its size.
-    pub fn expect_checkpoint(&mut self, label: &str, text: &str) {
-        self.add_checkpoint(label, text, false);
-    }
-
-    /// A checkpoint the auditor already trusts; `total` is the number of entries to be walked,
-    /// so that the consistency proof's nodes can be kept as they pass.
-    pub fn trust_checkpoint(&mut self, label: &str, text: &str, total: u64) {
+    fn trust_checkpoint(&mut self, label: &str, text: &str, total: u64) {
         if let Some(size) = self.add_checkpoint(label, text, true) {
             match merkle::consistency_nodes(size, total.max(size)) {
                 Ok(ids) => self.wanted_nodes.extend(ids),
@@ -242,56 +418,8 @@ impl Verifier {
         }
     }
 
-    /// Feeds one bundle line (without its newline).
-    pub fn feed_line(&mut self, line: String) {
-        self.feed(Input::Line(line));
-    }
-
-    /// Feeds a position whose line could not be read, with the reason; it still takes a seq.
-    pub fn feed_unreadable(&mut self, reason: String) {
-        self.feed(Input::Bad(reason));
-    }
-
-    /// Feeds stored rows, with the stored tree nodes that they complete (see
-    /// [`nodes_completed_by`]), so that the columns and the nodes are checked too.
-    pub fn feed_rows(&mut self, rows: Vec<Row>, stored_nodes: Vec<(NodeId, Option<Hash>)>) {
-        self.stored_nodes.extend(stored_nodes);
-        for row in rows {
-            self.feed(Input::Row(row));
-        }
-    }
-
-    /// Positions fed so far: the seq the next fed entry is expected to have.
-    pub fn fed(&self) -> u64 {
-        self.fed
-    }
-
-    fn feed(&mut self, input: Input) {
-        self.chunk.push(input);
-        self.fed += 1;
-        if self.chunk.len() >= CHUNK_ENTRIES {
-            self.submit();
-        }
-    }
-
-    fn submit(&mut self) {
-        if self.chunk.is_empty() {
-            return;
-        }
-        let start = self.fed - self.chunk.len() as u64;
-        let inputs = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_ENTRIES));
-        let result = self.pool.submit(start, inputs);
-        self.in_flight.push_back((start, result));
-        // Two chunks per worker keep every core busy; more would only hold memory.
-        while self.in_flight.len() > 2 * self.pool.threads() {
-            self.walk_oldest();
-        }
-    }
-
-    fn walk_oldest(&mut self) {
-        let Some((start, result)) = self.in_flight.pop_front() else {
-            return;
-        };
+    /// Waits for a chunk's checks and walks it.
+    fn walk_result(&mut self, start: u64, result: &mpsc::Receiver<Done>) {
         match result.recv() {
             Ok(done) => self.walk(start, done),
             Err(_) => self.violation(Some(start), Rule::Format, "a verification thread failed"),
@@ -427,9 +555,12 @@ impl Verifier {
     fn check_stream(&mut self, entry: &Summary, seq: u64) {
         let stream = &entry.stream;
         let digest = blake3::hash(stream.as_bytes());
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest.as_bytes()[..16]);
-        let version = self.versions.entry(u128::from_le_bytes(key)).or_insert(0);
+        let half = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&digest.as_bytes()[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        let version = self.versions.entry((half(0), half(8))).or_insert(0);
         let before = *version;
         *version = entry.version;
         if entry.version != before + 1 {
@@ -522,13 +653,9 @@ impl Verifier {
         }
     }
 
-    /// Finishes the walk: flushes signatures, checks what checkpoints remain and the trusted
-    /// checkpoint's consistency, and returns the report.
-    pub fn finish(mut self) -> Report {
-        self.submit();
-        while !self.in_flight.is_empty() {
-            self.walk_oldest();
-        }
+    /// Checks what checkpoints remain and the trusted checkpoint's consistency, once every
+    /// chunk is walked.
+    fn finish(mut self) -> Report {
         self.report
             .violations
             .sort_by_key(|v| (v.seq.is_none(), v.seq));
