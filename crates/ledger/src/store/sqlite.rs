@@ -43,8 +43,9 @@ const WAL_AUTOCHECKPOINT_PAGES: &str = "16384";
 /// more entries; the tail that reads scan stays below about twice this.
 const LOOKUP_ROWS: u64 = 8192;
 
-/// Page cache of each connection (KiB, as SQLite's negative `cache_size`).
-const CACHE_KIB: &str = "-32768";
+/// Page cache of the writing connections (KiB, as SQLite's negative `cache_size`); readers
+/// keep SQLite's default, so that a verification's memory stays bounded.
+const WRITER_CACHE_KIB: &str = "-16384";
 
 /// A ledger in one SQLite file.
 #[derive(Debug)]
@@ -170,9 +171,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
-            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-            .pragma("cache_size", CACHE_KIB);
-        let mut writer = SqliteConnection::connect_with(&options)
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES);
+        let writing = options.clone().pragma("cache_size", WRITER_CACHE_KIB);
+        let mut writer = SqliteConnection::connect_with(&writing)
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
         // run_direct, not run: `run(&mut conn)` goes through `Acquire`, whose future is not
@@ -181,7 +182,7 @@ impl SqliteStore {
             .run_direct(&mut writer)
             .await
             .map_err(|e| open_err(format!("not a custodia ledger database, or damaged: {e}")))?;
-        let maintenance = SqliteConnection::connect_with(&options)
+        let maintenance = SqliteConnection::connect_with(&writing)
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
         // Readers stream many rows (a verification reads every one): a deep row buffer lets
