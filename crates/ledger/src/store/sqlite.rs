@@ -75,8 +75,10 @@ impl Maintenance {
 }
 
 async fn maintain(mut conn: SqliteConnection, mut committed: mpsc::UnboundedReceiver<u64>) {
-    // Entries another process appended, or this one before a crash, are indexed first.
-    if let Err(e) = index_tail(&mut conn, 1).await {
+    // A tail left long (by another process, or a crash before closing) is indexed first; a
+    // short one waits for the next bulk, so that opening a ledger to read or verify it does
+    // not take the write lock.
+    if let Err(e) = index_tail(&mut conn, LOOKUP_ROWS).await {
         tracing::warn!(error = %e, "filling the lookup tables failed; will retry");
     }
     let (mut since_checkpoint, mut since_index) = (0, 0);

@@ -82,6 +82,19 @@ pub(super) struct SigCheck {
     key: VerifyingKey,
 }
 
+impl SigCheck {
+    /// A signature of the entry at `item` to check in its chunk's batch.
+    fn of(item: usize, rule: Rule, message: [u8; 32], sig: Signature, key: &PublicKey) -> Self {
+        Self {
+            item,
+            rule,
+            message,
+            sig,
+            key: *key.verifying_key(),
+        }
+    }
+}
+
 /// Checks a chunk whose first entry is at position `start`.
 pub(super) fn check_chunk(start: u64, inputs: Vec<Input>) -> Done {
     let mut sigs = Vec::with_capacity(inputs.len() * 2);
@@ -138,21 +151,15 @@ fn check_fast(
     sigs: &mut Vec<SigCheck>,
 ) -> Checked {
     let mut problems = Vec::new();
-    sigs.push(SigCheck {
+    sigs.push(SigCheck::of(
         item,
-        rule: Rule::Signature,
-        message: entry.hash.0,
-        sig: entry.sig,
-        key: *entry.signer.verifying_key(),
-    });
+        Rule::Signature,
+        entry.hash.0,
+        entry.sig,
+        &entry.signer,
+    ));
     if let Some((key, sig, digest)) = &entry.attestation {
-        sigs.push(SigCheck {
-            item,
-            rule: Rule::Attestation,
-            message: *digest,
-            sig: *sig,
-            key: *key.verifying_key(),
-        });
+        sigs.push(SigCheck::of(item, Rule::Attestation, *digest, *sig, key));
     }
     if let Some(row) = row {
         let columns = Columns {
@@ -266,24 +273,24 @@ fn queue_signatures(
     sigs: &mut Vec<SigCheck>,
     problems: &mut Vec<(Rule, String)>,
 ) {
-    sigs.push(SigCheck {
+    sigs.push(SigCheck::of(
         item,
-        rule: Rule::Signature,
-        message: entry.hash.0,
-        sig: entry.sig,
-        key: *entry.signer.verifying_key(),
-    });
+        Rule::Signature,
+        entry.hash.0,
+        entry.sig,
+        &entry.signer,
+    ));
     let Some(att) = &entry.attestation else {
         return;
     };
     match digest.unwrap_or(Err(entry::EntryError::Unknown("event".into()))) {
-        Ok(digest) => sigs.push(SigCheck {
+        Ok(digest) => sigs.push(SigCheck::of(
             item,
-            rule: Rule::Attestation,
-            message: digest,
-            sig: att.sig,
-            key: *att.key.verifying_key(),
-        }),
+            Rule::Attestation,
+            digest,
+            att.sig,
+            &att.key,
+        )),
         Err(e) => problems.push((Rule::Attestation, e.to_string())),
     }
 }
