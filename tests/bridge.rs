@@ -1,6 +1,6 @@
 //! `custodia bridge nats` as a user meets it without a server: settings checked before any
 //! connection (exit 2), an unreachable server named (exit 3), the help that says what is
-//! published. With the `nats-tests` feature and `CUSTODIA_TEST_NATS_URL`, also the process
+//! published. With `CUSTODIA_TEST_NATS_URL` and `--ignored`, also the process
 //! killed with SIGKILL twice while the ledger grows, then every entry in the stream once, in
 //! order (the library is tested in more depth in `crates/api/tests/nats.rs`).
 
@@ -120,7 +120,6 @@ fn help_says_what_is_published_and_how_it_resumes() {
     }
 }
 
-#[cfg(feature = "nats-tests")]
 mod with_server {
     use super::{ledger, run, BIN};
     use custodia_ledger::entry::{Entry, ZERO_HASH};
@@ -214,6 +213,7 @@ mod with_server {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs NATS JetStream: CUSTODIA_TEST_NATS_URL, run with --ignored (.ci/run does)"]
     async fn sigkilled_twice_every_entry_once_in_order() {
         let tmp = ledger();
         let data = tmp.path().join("data");
