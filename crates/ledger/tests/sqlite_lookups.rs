@@ -248,3 +248,98 @@ async fn the_tail_is_indexed_while_appends_go_on() {
     check_lookups(&store, size).await;
     store.close().await;
 }
+
+/// One row per new stream (`risk/U-{seq}`, version 1); asks for a stream of the first row, one
+/// half-way and the last one before this batch, which all exist at version 1, and for the next
+/// one, which does not yet.
+struct NewStreams {
+    rows: u64,
+    frontier: Frontier,
+    size: u64,
+    seen: HashMap<String, u64>,
+}
+
+impl NewStreams {
+    fn asked(size: u64) -> Vec<String> {
+        let mut asked = vec![format!("risk/U-{size}")];
+        if size > 0 {
+            asked.extend([0, size / 2, size - 1].map(|s| format!("risk/U-{s}")));
+        }
+        asked
+    }
+}
+
+impl Sealer for NewStreams {
+    fn gather(&mut self, head: &custodia_ledger::store::Head) {
+        self.size = head.size;
+    }
+    fn streams(&self) -> Vec<String> {
+        Self::asked(self.size)
+    }
+    fn frontier_size(&self) -> u64 {
+        self.frontier.size()
+    }
+    fn seal(&mut self, view: TxView) -> Result<SealedBatch> {
+        self.seen = view.versions;
+        let mut batch = SealedBatch::default();
+        for seq in view.head.size..view.head.size + self.rows {
+            let hash = hash_of(seq);
+            batch.nodes.extend(self.frontier.push(hash.0));
+            batch.rows.push(Row {
+                stream: format!("risk/U-{seq}"),
+                version: 1,
+                ..row(seq)
+            });
+        }
+        Ok(batch)
+    }
+}
+
+/// The writer knows the versions of the entries not yet in the lookup tables without scanning
+/// them; what it knows must stay right while they are indexed, while it grows past its bound and
+/// is trimmed, and when another connection appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_reads_versions_right_across_indexing_and_other_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&db, true).await.unwrap();
+    let mut sealer = NewStreams {
+        rows: 2_000,
+        frontier: Frontier::new(),
+        size: 0,
+        seen: HashMap::new(),
+    };
+    let check = |sealer: &NewStreams, size: u64| {
+        let mut want: HashMap<String, u64> = NewStreams::asked(size)
+            .into_iter()
+            .map(|s| (s, 1))
+            .collect();
+        want.remove(&format!("risk/U-{size}"));
+        assert_eq!(sealer.seen, want, "versions read at size {size}");
+    };
+    // Past the lookup tables' bulk several times and past the bound of the writer's own map.
+    let mut size = 0;
+    while size < 48_000 {
+        store.append(&mut sealer).await.unwrap();
+        check(&sealer, size);
+        size += 2_000;
+    }
+    assert!(indexed_size(&db).await >= 8192, "the tail was indexed");
+    // Another connection appends; the first one's next append must count those entries.
+    let other = SqliteStore::open(&db, false).await.unwrap();
+    let mut other_sealer = NewStreams {
+        frontier: Frontier::from_nodes(size, |_| Some([0; 32])).unwrap(),
+        ..sealer
+    };
+    other.append(&mut other_sealer).await.unwrap();
+    check(&other_sealer, size);
+    other.close().await;
+    size += 2_000;
+    let mut sealer = NewStreams {
+        frontier: Frontier::from_nodes(size, |_| Some([0; 32])).unwrap(),
+        ..other_sealer
+    };
+    store.append(&mut sealer).await.unwrap();
+    check(&sealer, size);
+    store.close().await;
+}

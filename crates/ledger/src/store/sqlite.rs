@@ -51,8 +51,87 @@ const WRITER_CACHE_KIB: &str = "-16384";
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    writer: Mutex<SqliteConnection>,
+    writer: Mutex<WriteConn>,
     maintenance: Maintenance,
+}
+
+/// The write connection, with what it knows of the entries not yet in the lookup tables.
+#[derive(Debug)]
+struct WriteConn {
+    conn: SqliteConnection,
+    tail: TailVersions,
+}
+
+/// The newest version of every stream among the entries not yet in the lookup tables, kept
+/// by the write connection: a writer placing an event on a stream it has not seen lately
+/// (every new stream) would otherwise scan that whole tail inside its transaction. Valid only
+/// at the head it was made at: another process appending moves the head, and one scan of the
+/// tail rebuilds it.
+#[derive(Debug, Default)]
+struct TailVersions {
+    /// The head size it is valid at; `None` when it must be rebuilt.
+    at: Option<u64>,
+    /// stream → (its newest version among these entries, that entry's seq). Every entry at
+    /// or after the lookup tables' `indexed_size` is counted.
+    streams: HashMap<String, (u64, u64)>,
+}
+
+/// Streams the tail's map holds before the ones already in the lookup tables are dropped.
+const TAIL_STREAMS_MAX: usize = 4 * LOOKUP_ROWS as usize;
+
+impl TailVersions {
+    /// Makes the map valid at `head`: rebuilt by one scan when it is not, trimmed of what the
+    /// lookup tables hold when it has grown large.
+    async fn refresh(&mut self, conn: &mut SqliteConnection, head: u64) -> Result<()> {
+        if self.at == Some(head) && self.streams.len() <= TAIL_STREAMS_MAX {
+            return Ok(());
+        }
+        if self.at == Some(head) {
+            let indexed: i64 = sqlx::query_scalar(&format!("SELECT {INDEXED_SIZE}"))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db("reading the lookup tables' state"))?;
+            let indexed = u64::try_from(indexed).unwrap_or(0);
+            self.streams.retain(|_, (_, seq)| *seq >= indexed);
+            return Ok(());
+        }
+        self.at = None;
+        self.streams.clear();
+        let rows = sqlx::query(&format!(
+            "SELECT stream, MAX(version) AS v, MAX(seq) AS s FROM entries
+                 WHERE seq >= {INDEXED_SIZE} GROUP BY stream"
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("reading stream versions"))?;
+        for r in rows {
+            let (v, seq): (i64, i64) = (r.get("v"), r.get("s"));
+            let entry = (
+                u64::try_from(v).unwrap_or(0),
+                u64::try_from(seq).unwrap_or(0),
+            );
+            self.streams.insert(r.get("stream"), entry);
+        }
+        self.at = Some(head);
+        Ok(())
+    }
+
+    /// Counts a committed batch.
+    fn committed(&mut self, batch: &SealedBatch) {
+        for row in &batch.rows {
+            let newest = (row.version, row.seq);
+            match self.streams.get_mut(&row.stream) {
+                Some(v) if v.0 >= row.version => {}
+                Some(v) => *v = newest,
+                None => {
+                    self.streams.insert(row.stream.clone(), newest);
+                }
+            }
+        }
+        if let (Some(at), Some(last)) = (&mut self.at, batch.rows.last()) {
+            *at = last.seq + 1;
+        }
+    }
 }
 
 /// Work done off the append path, on its own connection: filling the lookup tables in bulk,
@@ -196,7 +275,10 @@ impl SqliteStore {
             .map_err(|e| open_err(describe_open_error(&e)))?;
         Ok(Self {
             pool,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(WriteConn {
+                conn: writer,
+                tail: TailVersions::default(),
+            }),
             maintenance: Maintenance::start(maintenance),
         })
     }
@@ -210,7 +292,7 @@ impl SqliteStore {
         } = self;
         drop(maintenance.committed);
         let _ = maintenance.task.await;
-        let _ = writer.into_inner().close().await;
+        let _ = writer.into_inner().conn.close().await;
         pool.close().await;
     }
 }
@@ -304,8 +386,11 @@ fn head_from(row: Option<&SqliteRow>) -> Result<Head> {
     })
 }
 
+/// The streams' current versions: the lookup table for the indexed entries, the write
+/// connection's map for the tail.
 async fn read_versions(
     conn: &mut SqliteConnection,
+    tail: &TailVersions,
     streams: &[String],
 ) -> Result<HashMap<String, u64>> {
     let mut versions = HashMap::with_capacity(streams.len());
@@ -315,13 +400,8 @@ async fn read_versions(
             b.push_bind(s);
         });
         q.push(format!(
-            ") SELECT stream, MAX(version) AS v FROM (
-                 SELECT stream, version FROM stream_versions
-                     WHERE stream IN wanted AND seq < {INDEXED_SIZE}
-                 UNION ALL
-                 SELECT stream, version FROM entries
-                     WHERE seq >= {INDEXED_SIZE} AND stream IN wanted
-             ) GROUP BY stream"
+            ") SELECT stream, MAX(version) AS v FROM stream_versions
+                 WHERE stream IN wanted AND seq < {INDEXED_SIZE} GROUP BY stream"
         ));
         for r in q
             .build()
@@ -331,6 +411,12 @@ async fn read_versions(
         {
             let v: i64 = r.get("v");
             versions.insert(r.get("stream"), u64::try_from(v).unwrap_or(0));
+        }
+    }
+    for stream in streams {
+        if let Some(&(v, _)) = tail.streams.get(stream) {
+            let current = versions.entry(stream.clone()).or_insert(0);
+            *current = (*current).max(v);
         }
     }
     Ok(versions)
@@ -432,28 +518,30 @@ async fn write_and_commit(conn: &mut SqliteConnection, batch: &SealedBatch) -> R
 }
 
 /// The write connection's reads inside an append transaction.
-struct Reads<'c>(&'c mut SqliteConnection);
+struct Reads<'c>(&'c mut WriteConn);
 
 #[async_trait]
 impl super::TxReads for Reads<'_> {
     async fn versions(&mut self, streams: &[String]) -> Result<HashMap<String, u64>> {
-        read_versions(self.0, streams).await
+        read_versions(&mut self.0.conn, &self.0.tail, streams).await
     }
     async fn nodes(&mut self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
-        read_nodes(self.0, ids).await
+        read_nodes(&mut self.0.conn, ids).await
     }
 }
 
 /// One append transaction; on error the caller rolls back.
-async fn append_in_tx(conn: &mut SqliteConnection, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
+async fn append_in_tx(w: &mut WriteConn, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
     // One round trip takes the write lock and reads the head.
     let rows = sqlx::query(&format!("BEGIN IMMEDIATE; {HEAD_SQL}"))
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut w.conn)
         .await
         .map_err(db("starting an append"))?;
     let head = head_from(rows.first())?;
-    let batch = super::seal_under_lock(&mut Reads(&mut *conn), head, sealer).await?;
-    write_and_commit(conn, &batch).await?;
+    w.tail.refresh(&mut w.conn, head.size).await?;
+    let batch = super::seal_under_lock(&mut Reads(&mut *w), head, sealer).await?;
+    write_and_commit(&mut w.conn, &batch).await?;
+    w.tail.committed(&batch);
     Ok(batch)
 }
 
@@ -468,11 +556,11 @@ impl Store for SqliteStore {
     }
 
     async fn init_meta(&self, key: &str, value: &str) -> Result<()> {
-        let mut conn = self.writer.lock().await;
+        let mut w = self.writer.lock().await;
         sqlx::query("INSERT INTO ledger_meta (key, value) VALUES (?, ?)")
             .bind(key)
             .bind(value)
-            .execute(&mut *conn)
+            .execute(&mut w.conn)
             .await
             .map_err(db("writing metadata"))?;
         Ok(())
@@ -484,14 +572,15 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, sealer: &mut dyn Sealer) -> Result<SealedBatch> {
-        let mut conn = self.writer.lock().await;
-        let result = append_in_tx(&mut conn, sealer).await;
+        let mut w = self.writer.lock().await;
+        let result = append_in_tx(&mut w, sealer).await;
         if let Ok(batch) = &result {
             let _ = self.maintenance.committed.send(batch.rows.len() as u64);
         }
         if result.is_err() {
             // Nothing of the batch stays; the rollback's own failure would only hide the cause.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            w.tail.at = None;
+            let _ = sqlx::query("ROLLBACK").execute(&mut w.conn).await;
         }
         result
     }
@@ -564,11 +653,11 @@ impl Store for SqliteStore {
     }
 
     async fn put_checkpoint(&self, size: u64, note: &str) -> Result<()> {
-        let mut conn = self.writer.lock().await;
+        let mut w = self.writer.lock().await;
         sqlx::query("INSERT INTO checkpoints (size, note) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(to_i64(size))
             .bind(note)
-            .execute(&mut *conn)
+            .execute(&mut w.conn)
             .await
             .map_err(db("writing a checkpoint"))?;
         Ok(())
