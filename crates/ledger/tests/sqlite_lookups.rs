@@ -212,6 +212,21 @@ async fn a_ledger_made_before_the_lookup_tables_keeps_its_lookups() {
             .await
             .unwrap();
     }
+    // The tree's nodes, in the layout of the time (keyed by level and index).
+    let mut frontier = Frontier::new();
+    let mut nodes = Vec::new();
+    for seq in 0..50 {
+        nodes.extend(frontier.push(hash_of(seq).0));
+    }
+    for (id, hash) in &nodes {
+        sqlx::query("INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)")
+            .bind(i64::from(id.level))
+            .bind(id.index as i64)
+            .bind(hash.as_slice())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     conn.close().await.unwrap();
 
     let store = SqliteStore::open(&db, false).await.unwrap();
@@ -221,6 +236,13 @@ async fn a_ledger_made_before_the_lookup_tables_keeps_its_lookups() {
         store.read(0, 100).await.unwrap(),
         (0..50).map(row).collect::<Vec<_>>()
     );
+    // Every node is found after the tree's table was re-keyed, scattered or as a span.
+    let ids: Vec<_> = nodes.iter().map(|(id, _)| *id).collect();
+    let want: Vec<_> = nodes.iter().map(|(_, h)| Some(*h)).collect();
+    assert_eq!(store.nodes(&ids).await.unwrap(), want);
+    let scattered = [ids[40], ids[3], ids[17]];
+    let found = store.nodes(&scattered).await.unwrap();
+    assert_eq!(found, vec![want[40], want[3], want[17]]);
     store.close().await;
 }
 
@@ -324,7 +346,18 @@ async fn the_writer_reads_versions_right_across_indexing_and_other_writers() {
         check(&sealer, size);
         size += 2_000;
     }
+    // The maintenance task indexes in the background: wait for it rather than race it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while indexed_size(&db).await < 8192 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(indexed_size(&db).await >= 8192, "the tail was indexed");
+    // Appends after the indexing read from the tables and the trimmed map together.
+    for _ in 0..2 {
+        store.append(&mut sealer).await.unwrap();
+        check(&sealer, size);
+        size += 2_000;
+    }
     // Another connection appends; the first one's next append must count those entries.
     let other = SqliteStore::open(&db, false).await.unwrap();
     let mut other_sealer = NewStreams {

@@ -422,38 +422,49 @@ async fn read_versions(
     Ok(versions)
 }
 
-/// Ranges of one tree level per query at most.
+/// Position ranges per query at most.
 const NODE_RANGES_MAX: usize = 128;
 
-/// Reads nodes as ranges of consecutive indexes of a level: a verifier asks for every node a
-/// span of entries completes (a few long runs), a proof for O(log n) scattered ones; both take
-/// one query whose every term is a search of the primary key.
+/// The seq of the last entry a node covers: its key in `tree_nodes` with its level.
+fn node_pos(level: u8, index: u64) -> Option<u64> {
+    index
+        .checked_add(1)?
+        .checked_mul(1u64.checked_shl(u32::from(level))?)?
+        .checked_sub(1)
+        .filter(|pos| i64::try_from(*pos).is_ok())
+}
+
+/// Reads nodes as ranges of positions: a verifier asks for every node a span of entries
+/// completes (one range), a proof for O(log n) scattered ones (a point each); both take one
+/// query whose every term is a search of the primary key. Rows in a range that were not asked
+/// for are dropped here.
 async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
-    let mut sorted: Vec<(u8, u64)> = ids.iter().map(|id| (id.level, id.index)).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut ranges: Vec<(u8, u64, u64)> = Vec::new();
-    for (level, index) in sorted {
+    // A node beyond any position there can be is simply not found.
+    let mut spans: Vec<(u64, u64)> = ids
+        .iter()
+        .filter_map(|id| node_pos(id.level, id.index))
+        .map(|pos| (pos, pos))
+        .collect();
+    spans.sort_unstable();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for (first, last) in spans {
         match ranges.last_mut() {
-            Some((l, _, last)) if *l == level && *last + 1 == index => *last = index,
-            _ => ranges.push((level, index, index)),
+            Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+            _ => ranges.push((first, last)),
         }
     }
     let mut found = crate::merkle::NodeMap::with_capacity_and_hasher(ids.len(), Default::default());
     for chunk in ranges.chunks(NODE_RANGES_MAX) {
         let mut q: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT level, idx, hash FROM tree_nodes WHERE ");
-        for (i, (level, first, last)) in chunk.iter().enumerate() {
+            QueryBuilder::new("SELECT level, idx, hash, pos FROM tree_nodes WHERE ");
+        for (i, (first, last)) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(" OR ");
             }
-            q.push("(level = ")
-                .push_bind(i64::from(*level))
-                .push(" AND idx BETWEEN ")
+            q.push("pos BETWEEN ")
                 .push_bind(to_i64(*first))
                 .push(" AND ")
-                .push_bind(to_i64(*last))
-                .push(")");
+                .push_bind(to_i64(*last));
         }
         for r in q
             .build()
@@ -472,8 +483,15 @@ async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<O
                 .and_then(|i| u64::try_from(i).ok());
             let hash = r.try_get::<Vec<u8>, _>(2).ok();
             let hash = hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok());
+            let pos = r
+                .try_get::<i64, _>(3)
+                .ok()
+                .and_then(|p| u64::try_from(p).ok());
             if let (Some(level), Some(index), Some(hash)) = (level, index, hash) {
-                found.insert(NodeId { level, index }, hash);
+                // A row whose key does not match its level and index is damaged: missing.
+                if pos.is_some() && pos == node_pos(level, index) {
+                    found.insert(NodeId { level, index }, hash);
+                }
             }
         }
     }
@@ -501,9 +519,10 @@ async fn write_and_commit(conn: &mut SqliteConnection, batch: &SealedBatch) -> R
         q.push("; ");
     }
     for chunk in batch.nodes.chunks(INSERT_ROWS_MAX) {
-        q.push("INSERT INTO tree_nodes (level, idx, hash) ");
+        q.push("INSERT INTO tree_nodes (pos, level, idx, hash) ");
         q.push_values(chunk, |mut b, (id, hash)| {
-            b.push_bind(i64::from(id.level))
+            b.push_bind(node_pos(id.level, id.index).map_or(-1, to_i64))
+                .push_bind(i64::from(id.level))
                 .push_bind(to_i64(id.index))
                 .push_bind(hash.as_slice());
         });
