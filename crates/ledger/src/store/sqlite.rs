@@ -425,7 +425,19 @@ async fn read_versions(
 /// Position ranges per query at most.
 const NODE_RANGES_MAX: usize = 128;
 
-/// The seq of the last entry a node covers: its key in `tree_nodes` with its level.
+/// Levels below this share band 0 of `tree_nodes`; each level from it has a band of its own.
+const SHARED_BAND_LEVELS: u8 = 6;
+
+/// A node's band in `tree_nodes`.
+fn node_band(level: u8) -> u8 {
+    if level < SHARED_BAND_LEVELS {
+        0
+    } else {
+        level
+    }
+}
+
+/// The seq of the last entry a node covers: its key in `tree_nodes` with its band and level.
 fn node_pos(level: u8, index: u64) -> Option<u64> {
     index
         .checked_add(1)?
@@ -434,34 +446,36 @@ fn node_pos(level: u8, index: u64) -> Option<u64> {
         .filter(|pos| i64::try_from(*pos).is_ok())
 }
 
-/// Reads nodes as ranges of positions: a verifier asks for every node a span of entries
-/// completes (one range), a proof for O(log n) scattered ones (a point each); both take one
-/// query whose every term is a search of the primary key. Rows in a range that were not asked
-/// for are dropped here.
+/// Reads nodes as ranges of positions in a band: a verifier asks for every node a span of
+/// entries completes (a range per band), a proof for O(log n) scattered ones (a point each);
+/// both take one query whose every term is a search of the primary key. Rows in a range that
+/// were not asked for are dropped here.
 async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
     // A node beyond any position there can be is simply not found.
-    let mut spans: Vec<(u64, u64)> = ids
+    let mut points: Vec<(u8, u64)> = ids
         .iter()
-        .filter_map(|id| node_pos(id.level, id.index))
-        .map(|pos| (pos, pos))
+        .filter_map(|id| Some((node_band(id.level), node_pos(id.level, id.index)?)))
         .collect();
-    spans.sort_unstable();
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    for (first, last) in spans {
+    points.sort_unstable();
+    let mut ranges: Vec<(u8, u64, u64)> = Vec::new();
+    for (band, pos) in points {
         match ranges.last_mut() {
-            Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
-            _ => ranges.push((first, last)),
+            Some((b, _, end)) if *b == band && pos <= end.saturating_add(1) => *end = pos,
+            _ => ranges.push((band, pos, pos)),
         }
     }
     let mut found = crate::merkle::NodeMap::with_capacity_and_hasher(ids.len(), Default::default());
     for chunk in ranges.chunks(NODE_RANGES_MAX) {
-        let mut q: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT level, idx, hash, pos FROM tree_nodes WHERE ");
-        for (i, (first, last)) in chunk.iter().enumerate() {
+        // UNION ALL of plain range scans: the ranges are disjoint, and an OR of them would make
+        // SQLite collect and deduplicate every row's key first.
+        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("");
+        for (i, (band, first, last)) in chunk.iter().enumerate() {
             if i > 0 {
-                q.push(" OR ");
+                q.push(" UNION ALL ");
             }
-            q.push("pos BETWEEN ")
+            q.push("SELECT level, idx, hash, pos FROM tree_nodes WHERE band = ")
+                .push_bind(i64::from(*band))
+                .push(" AND pos BETWEEN ")
                 .push_bind(to_i64(*first))
                 .push(" AND ")
                 .push_bind(to_i64(*last));
@@ -519,9 +533,10 @@ async fn write_and_commit(conn: &mut SqliteConnection, batch: &SealedBatch) -> R
         q.push("; ");
     }
     for chunk in batch.nodes.chunks(INSERT_ROWS_MAX) {
-        q.push("INSERT INTO tree_nodes (pos, level, idx, hash) ");
+        q.push("INSERT INTO tree_nodes (band, pos, level, idx, hash) ");
         q.push_values(chunk, |mut b, (id, hash)| {
-            b.push_bind(node_pos(id.level, id.index).map_or(-1, to_i64))
+            b.push_bind(i64::from(node_band(id.level)))
+                .push_bind(node_pos(id.level, id.index).map_or(-1, to_i64))
                 .push_bind(i64::from(id.level))
                 .push_bind(to_i64(id.index))
                 .push_bind(hash.as_slice());
