@@ -459,8 +459,10 @@ async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<O
     points.sort_unstable();
     let mut ranges: Vec<(u8, u64, u64)> = Vec::new();
     for (band, pos) in points {
+        // Band 0 holds a node at every position; a higher band, one level, every 2^level.
+        let step = if band == 0 { 1 } else { 1u64 << band.min(63) };
         match ranges.last_mut() {
-            Some((b, _, end)) if *b == band && pos <= end.saturating_add(1) => *end = pos,
+            Some((b, _, end)) if *b == band && pos <= end.saturating_add(step) => *end = pos,
             _ => ranges.push((band, pos, pos)),
         }
     }
