@@ -207,7 +207,7 @@ fn split(n: u64) -> u64 {
 /// A leaf range `[start, end)` whose subtree hash a proof contains.
 type Span = (u64, u64);
 
-/// The subtrees whose hashes form PATH(index, D[size]) (RFC 9162 §2.1.3.1), in proof order.
+/// The subtrees whose hashes form PATH(index, D\[size\]) (RFC 9162 §2.1.3.1), in proof order.
 fn inclusion_spans(index: u64, size: u64) -> Result<Vec<Span>> {
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
@@ -230,7 +230,7 @@ fn inclusion_spans(index: u64, size: u64) -> Result<Vec<Span>> {
     Ok(spans)
 }
 
-/// The subtrees whose hashes form PROOF(m, D[n]) (RFC 9162 §2.1.4.1), in proof order.
+/// The subtrees whose hashes form PROOF(m, D\[n\]) (RFC 9162 §2.1.4.1), in proof order.
 ///
 /// `m == 0` and `m == n` need no proof.
 fn consistency_spans(m: u64, n: u64) -> Result<Vec<Span>> {

@@ -141,12 +141,12 @@ fn key_id_of(name: &str, sig_type: u8, key: &VerifyingKey) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-/// The key id of an Ed25519 note key: SHA-256(name || 0x0A || 0x01 || public key)[:4].
+/// The key id of an Ed25519 note key: SHA-256(name || 0x0A || 0x01 || public key)\[:4\].
 pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
     key_id_of(name, TYPE_ED25519, key)
 }
 
-/// The key id of an Ed25519 cosigner key: SHA-256(name || 0x0A || 0x04 || public key)[:4].
+/// The key id of an Ed25519 cosigner key: SHA-256(name || 0x0A || 0x04 || public key)\[:4\].
 pub fn cosignature_key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
     key_id_of(name, TYPE_COSIGNATURE_V1, key)
 }

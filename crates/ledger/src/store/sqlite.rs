@@ -6,7 +6,9 @@
 //! (stream, version) live in tables the maintenance task fills in bulk (`LOOKUP_ROWS` entries
 //! at a time, sorted): kept as indexes of every append, they dirtied two random pages per entry
 //! and were most of a commit's cost. Reads find entries not yet in them by scanning that short
-//! tail (`seq >= indexed_size`).
+//! tail (`seq >= indexed_size`); the writer keeps the tail's stream versions in memory instead
+//! (`TailVersions`). Tree nodes are keyed by (band, pos, level) so that the nodes one commit
+//! completes share pages (migration 0003).
 
 use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError};
 use crate::entry::{ChainHash, ZERO_HASH};

@@ -1,6 +1,6 @@
 //! The verifier (LEDGER-FORMAT.md §5–§7). It walks entries in seq order in bounded memory,
 //! checks every rule, and reports every violation with its seq and rule, not just the first.
-//! Parsing, hashes and signatures are checked a chunk at a time on every core ([`work`]), with
+//! Parsing, hashes and signatures are checked a chunk at a time on every core (`work`), with
 //! batch signature verification and a per-signature fallback that names the bad entry; the
 //! rules that follow the chain (links, versions, which key was active when) are applied here,
 //! in seq order, to chunks already checked.
