@@ -3,8 +3,13 @@
 //! in one durable transaction, and only then acknowledged, each caller with its seq and hash.
 //!
 //! What needs no ledger state is done on the caller's task, in parallel: the attestation check
-//! and the event's canonical bytes ([`PreparedEvent`]). The writer, inside the transaction, only
-//! places each event, assembles the entry's bytes, hashes them along the chain and signs.
+//! and the event's canonical bytes ([`PreparedEvent`]). The writer only places each event,
+//! assembles the entry's bytes, hashes them along the chain and signs.
+//!
+//! Batches are pipelined: a committer task writes one batch while the writer seals the next on
+//! the head that batch will leave (the tip), so that signing overlaps the store's write and
+//! sync. The store checks, under its lock, that the head is the one a batch was sealed on; when
+//! it is not (a commit failed, or another process appended), the batch is sealed again there.
 
 use crate::entry::{
     Attestation, ChainHash, Entry, EntryAssembler, EntryError, Event, HashedEntry, PreparedEvent,
@@ -18,7 +23,6 @@ use crate::time::Timestamp;
 use ed25519_dalek::Signature;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How an append treats the event's stream version.
@@ -151,12 +155,18 @@ impl Writer {
         let (queue, rx) = mpsc::channel(config.queue_entries_max);
         let (committed, _) = broadcast::channel(config.broadcast_entries_max);
         let task = WriterTask {
-            assembler: EntryAssembler::new(&state.ledger, state.node_key.public()),
-            node_key: state.node_key,
+            ctx: EntryAssembler::new(&state.ledger, state.node_key.public()).map(|assembler| {
+                Arc::new(SealCtx {
+                    assembler,
+                    node_key: state.node_key,
+                    signers: SignPool::new(),
+                })
+            }),
             registry: state.registry,
             frontier: state.frontier,
-            versions: VersionCache::default(),
-            signers: SignPool::new(),
+            tip: None,
+            versions: HashMap::new(),
+            versions_at: None,
             batch_max: config.batch_entries_max.max(1),
         };
         tokio::spawn(run(store, task, rx, committed.clone()));
@@ -187,27 +197,66 @@ impl Writer {
     }
 }
 
-/// Streams' current versions as of one head, kept between batches so that a batch reads only
-/// the versions of streams it has not seen. Valid only while the stored head is the one it was
-/// made at: another process appending moves the head, and the cache is dropped.
-#[derive(Default)]
-struct VersionCache {
-    head: Option<(u64, ChainHash)>,
-    versions: HashMap<String, u64>,
+/// What follows a head: the keys and the Merkle frontier as of it.
+#[derive(Clone)]
+struct Tip {
+    head: Head,
+    registry: KeyRegistry,
+    frontier: Frontier,
 }
 
 /// Streams remembered at most; beyond this the cache starts over.
 const CACHED_STREAMS_MAX: usize = 1 << 17;
 
-/// The writer task's state.
-struct WriterTask {
-    assembler: Result<EntryAssembler, EntryError>,
+/// What every sealing needs, shared by the writer and the batch it hands the store.
+struct SealCtx {
+    assembler: EntryAssembler,
     node_key: Arc<SecretKey>,
-    registry: KeyRegistry,
-    frontier: Frontier,
-    versions: VersionCache,
     signers: SignPool,
+}
+
+/// The writer task's state.
+///
+/// Appends are pipelined: while the store writes and syncs one batch, the writer seals the
+/// next on the head that batch will leave (the tip), so that signing overlaps the disk. Inside
+/// the transaction the store only checks that the head is the one expected; when it is not (a
+/// commit failed, or another process appended) the batch is sealed again there, under the lock.
+struct WriterTask {
+    ctx: Result<Arc<SealCtx>, EntryError>,
+    /// Keys as of the last commit.
+    registry: KeyRegistry,
+    /// Merkle frontier as of the last commit.
+    frontier: Frontier,
+    /// The head after everything sealed so far, committed or not; `None` when unknown.
+    tip: Option<Tip>,
+    /// Streams' current versions as of the head `versions_at`, kept between batches so that a
+    /// batch reads only the versions of streams it has not seen.
+    versions: HashMap<String, u64>,
+    versions_at: Option<(u64, ChainHash)>,
     batch_max: usize,
+}
+
+/// Batches waiting for the committer at most, beside the one it is writing: one sealed on
+/// the tip while the store writes the batch before.
+const COMMITS_QUEUED_MAX: usize = 1;
+
+/// A finished commit, back from the committer.
+type Finished = (Commit, StoreResult<SealedBatch>);
+
+/// Writes each batch handed to it, in order, and hands it back: the writer meanwhile seals the
+/// next, and the next is written as soon as the store is free, without waiting for the
+/// writer to answer the callers of the one before.
+async fn commit_each(
+    store: Arc<dyn Store>,
+    mut commits: mpsc::Receiver<Commit>,
+    done: mpsc::UnboundedSender<Finished>,
+) {
+    while let Some(mut commit) = commits.recv().await {
+        let result = store.append(&mut commit).await;
+        if done.send((commit, result)).is_err() {
+            return;
+        }
+    }
 }
 
 async fn run(
@@ -217,108 +266,247 @@ async fn run(
     committed: broadcast::Sender<Arc<Entry>>,
 ) {
     let max = task.batch_max;
-    let mut batch = Vec::with_capacity(max);
-    // Callers answered by the last commit, and how long it took: answered callers usually
-    // append again at once, and while commits are slow it pays to wait briefly for them, so
-    // that one commit serves them all instead of splitting them over two.
-    let (mut answered, mut commit_time) = (0, Duration::ZERO);
-    while rx.recv_many(&mut batch, max).await > 0 {
-        let deadline = Instant::now() + (commit_time / 4).min(GATHER_WAIT_MAX);
-        while batch.len() < answered.min(max) && Instant::now() < deadline {
-            tokio::task::yield_now().await;
-            while batch.len() < max {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
+    let (to_commit, commits) = mpsc::channel(COMMITS_QUEUED_MAX);
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    tokio::spawn(commit_each(store, commits, done_tx));
+    let mut queued: Vec<Pending> = Vec::with_capacity(max);
+    // Batches handed to the committer and not yet back.
+    let mut outstanding = 0usize;
+    let mut open = true;
+    // Callers the last commit answered: they usually append again at once, so the next batch
+    // is sealed once they are back (or the store is free), rather than on the first of them.
+    let mut answered = 0;
+    loop {
+        if outstanding > 0 {
+            let room = max - queued.len().min(max);
+            tokio::select! {
+                biased;
+                finished = done.recv() => {
+                    let Some((commit, result)) = finished else {
+                        // The committer is gone (it panicked): nothing more can be written.
+                        tracing::error!("the ledger's committer stopped; appends are refused");
+                        return;
+                    };
+                    outstanding -= 1;
+                    answered = task.finish(commit, result, outstanding > 0, &committed);
+                }
+                n = rx.recv_many(&mut queued, room), if open && room > 0 => {
+                    open = n > 0;
                 }
             }
+        } else if queued.is_empty() && (!open || rx.recv_many(&mut queued, max).await == 0) {
+            break;
         }
-        let pending = std::mem::take(&mut batch);
-        let started = Instant::now();
-        answered = commit_batch(&*store, &mut task, &mut rx, pending, &committed).await;
-        commit_time = started.elapsed();
+        let seal_now = match outstanding {
+            0 => !queued.is_empty(),
+            // The store is busy: seal on the tip once the callers it answered last are back.
+            n if n <= COMMITS_QUEUED_MAX => {
+                !queued.is_empty() && queued.len() >= answered.min(max) && task.can_preseal(&queued)
+            }
+            _ => false,
+        };
+        if seal_now {
+            if let Some(commit) = task.seal(std::mem::take(&mut queued)) {
+                if to_commit.send(commit).await.is_err() {
+                    tracing::error!("the ledger's committer stopped; appends are refused");
+                    return;
+                }
+                outstanding += 1;
+            }
+        }
     }
 }
 
-/// The longest a batch waits for answered callers to come back.
-const GATHER_WAIT_MAX: Duration = Duration::from_millis(1);
+impl WriterTask {
+    /// Whether a batch of `pending` can be sealed before the store's lock: the tip is known
+    /// and so is the version of every stream it touches.
+    fn can_preseal(&self, pending: &[Pending]) -> bool {
+        self.tip.as_ref().map(|t| (t.head.size, t.head.last_hash)) == self.versions_at
+            && self.versions_at.is_some()
+            && self.ctx.is_ok()
+            && pending
+                .iter()
+                .all(|p| self.versions.contains_key(p.event.event().stream()))
+    }
 
-async fn commit_batch(
-    store: &dyn Store,
-    task: &mut WriterTask,
-    rx: &mut mpsc::Receiver<Pending>,
-    pending: Vec<Pending>,
-    committed: &broadcast::Sender<Arc<Entry>>,
-) -> usize {
-    let assembler = match &task.assembler {
-        Ok(a) => a,
-        Err(e) => {
-            for p in pending {
-                let _ = p.reply.send(Err(AppendError::Entry(e.clone())));
-            }
-            return 0;
+    /// Makes the commit for `pending`: sealed on the tip when it can be, otherwise left to be
+    /// sealed under the store's lock.
+    fn seal(&mut self, pending: Vec<Pending>) -> Option<Commit> {
+        if pending.is_empty() {
+            return None;
         }
-    };
-    let mut sealer = BatchSealer {
-        assembler,
-        node_key: &task.node_key,
-        signers: &task.signers,
-        cache: &task.versions,
-        cache_valid: false,
-        rx,
-        batch_max: task.batch_max,
-        registry: task.registry.clone(),
-        frontier: task.frontier.clone(),
-        items: Vec::with_capacity(pending.len()),
-        replies: Vec::with_capacity(pending.len()),
-        placed: HashMap::new(),
-        outcomes: Vec::new(),
-        entries: Vec::new(),
-        head: None,
-    };
-    for p in pending {
-        sealer.take(p);
+        let ctx = match &self.ctx {
+            Ok(ctx) => ctx.clone(),
+            Err(e) => {
+                for p in pending {
+                    let _ = p.reply.send(Err(AppendError::Entry(e.clone())));
+                }
+                return None;
+            }
+        };
+        let mut replies = Vec::with_capacity(pending.len());
+        let mut items = Vec::with_capacity(pending.len());
+        for p in pending {
+            replies.push(p.reply);
+            items.push(Ok(Item {
+                event: p.event,
+                attestation: p.attestation,
+                expect: p.expect,
+            }));
+        }
+        let all_known = items.iter().all(|i| {
+            i.as_ref()
+                .is_ok_and(|i| self.versions.contains_key(i.event.event().stream()))
+        });
+        let tip_head = self.tip.as_ref().map(|t| (t.head.size, t.head.last_hash));
+        let plan = match &self.tip {
+            Some(tip) if all_known && tip_head == self.versions_at => {
+                let versions = versions_of(&items, &self.versions);
+                let sealed = seal_items(&ctx, tip.clone(), versions, items);
+                self.advance(&sealed);
+                Plan::Ready(sealed)
+            }
+            _ => {
+                // Sealed under the lock, on the last commit's keys and frontier (the store
+                // reloads the frontier if the head moved); nothing can be sealed on the tip
+                // until this batch's end is known.
+                self.tip = None;
+                Plan::Unsealed(Unsealed {
+                    known: versions_of(&items, &self.versions),
+                    known_at: self.versions_at,
+                    items,
+                    registry: self.registry.clone(),
+                    frontier: Some(self.frontier.clone()),
+                    head: None,
+                })
+            }
+        };
+        Some(Commit {
+            ctx,
+            replies,
+            plan,
+            presealed: tip_head.is_some() && all_known,
+            fell_back: false,
+        })
     }
-    let result = store.append(&mut sealer).await;
-    let answered = sealer.replies.len();
-    let BatchSealer {
-        registry,
-        frontier,
-        replies,
-        outcomes,
-        entries,
-        placed,
-        head,
-        cache_valid,
-        ..
-    } = sealer;
-    match result {
-        Ok(_) => {
-            task.registry = registry;
-            task.frontier = frontier;
-            let cache = &mut task.versions;
-            if !cache_valid || cache.versions.len() + placed.len() > CACHED_STREAMS_MAX {
-                cache.versions.clear();
-            }
-            cache.versions.extend(placed);
-            cache.head = head;
-            for entry in entries {
-                let _ = committed.send(Arc::new(entry));
-            }
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
-            }
-        }
-        Err(e) => {
-            task.versions = VersionCache::default();
-            tracing::error!(error = %e, "append batch failed; nothing was acknowledged");
-            let e = Arc::new(e);
-            for reply in replies {
-                let _ = reply.send(Err(AppendError::Store(e.clone())));
-            }
-        }
+
+    /// Moves the tip past a batch sealed on it.
+    fn advance(&mut self, sealed: &Sealed) {
+        self.remember(sealed);
+        self.tip = Some(sealed.after.clone());
     }
-    answered
+
+    /// Counts a sealed batch's stream versions in the cache, valid at its end from now on.
+    fn remember(&mut self, sealed: &Sealed) {
+        if self.versions_at != Some(sealed.base)
+            || self.versions.len() + sealed.placed.len() > CACHED_STREAMS_MAX
+        {
+            self.versions.clear();
+        }
+        self.versions
+            .extend(sealed.placed.iter().map(|(s, v)| (s.clone(), *v)));
+        self.versions_at = Some((sealed.after.head.size, sealed.after.head.last_hash));
+    }
+
+    /// Answers the callers of a finished commit and moves the state on; returns how many
+    /// callers were answered.
+    fn finish(
+        &mut self,
+        commit: Commit,
+        result: StoreResult<SealedBatch>,
+        sealed_on_tip_waits: bool,
+        committed: &broadcast::Sender<Arc<Entry>>,
+    ) -> usize {
+        let Commit {
+            replies,
+            plan,
+            presealed,
+            fell_back,
+            ..
+        } = commit;
+        let answered = replies.len();
+        let sealed = match (result, plan) {
+            (Ok(_), Plan::Ready(sealed)) => sealed,
+            (Ok(_), Plan::Unsealed(_)) => {
+                // The store sealed nothing (it refused before sealing).
+                let e = Arc::new(StoreError::Refused("the batch was not sealed".into()));
+                self.forget();
+                for reply in replies {
+                    let _ = reply.send(Err(AppendError::Store(e.clone())));
+                }
+                return answered;
+            }
+            (Err(e), plan) => {
+                self.forget();
+                tracing::error!(error = %e, "append batch failed; nothing was acknowledged");
+                let e = Arc::new(e);
+                // Items refused before the store failed keep their own reason.
+                let mut reasons = match plan {
+                    Plan::Ready(sealed) => sealed.refusals(),
+                    Plan::Unsealed(u) => u.refusals(),
+                };
+                for (reply, reason) in replies.into_iter().zip(reasons.iter_mut()) {
+                    let outcome = reason.take().unwrap_or(AppendError::Store(e.clone()));
+                    let _ = reply.send(Err(outcome));
+                }
+                return answered;
+            }
+        };
+        self.registry = sealed.after.registry.clone();
+        self.frontier = sealed.after.frontier.clone();
+        if !presealed || fell_back {
+            // Sealed under the lock: the tip is this batch's end, unless a batch sealed on the
+            // old tip waits (it will be sealed again, and the tip is found after it).
+            self.remember(&sealed);
+            self.tip = (!sealed_on_tip_waits).then(|| sealed.after.clone());
+        }
+        let Sealed {
+            entries, outcomes, ..
+        } = sealed;
+        let mut entries = entries.into_iter();
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let answer = match outcome {
+                Outcome::Placed(_) => match entries.next() {
+                    Some(entry) => {
+                        let receipt = Receipt {
+                            seq: entry.seq,
+                            hash: entry.hash,
+                            version: entry.event.version(),
+                            recorded_at: entry.recorded_at,
+                        };
+                        let _ = committed.send(Arc::new(entry));
+                        Ok(receipt)
+                    }
+                    None => Err(AppendError::Closed),
+                },
+                Outcome::Refused(_, e) => Err(e),
+            };
+            let _ = reply.send(answer);
+        }
+        answered
+    }
+
+    /// Drops the tip and the cached versions: nothing sealed on them may be trusted now.
+    fn forget(&mut self) {
+        self.tip = None;
+        self.versions.clear();
+        self.versions_at = None;
+    }
+}
+
+/// The versions `versions` holds for the streams of `items`.
+fn versions_of(
+    items: &[Result<Item, AppendError>],
+    versions: &HashMap<String, u64>,
+) -> HashMap<String, u64> {
+    items
+        .iter()
+        .flatten()
+        .filter_map(|i| {
+            let stream = i.event.event().stream();
+            versions.get(stream).map(|v| (stream.to_owned(), *v))
+        })
+        .collect()
 }
 
 /// Checks that need no ledger state: attestation signatures, version handling.
@@ -363,118 +551,156 @@ struct Item {
     expect: Expect,
 }
 
-struct BatchSealer<'a> {
-    assembler: &'a EntryAssembler,
-    node_key: &'a Arc<SecretKey>,
-    signers: &'a SignPool,
-    cache: &'a VersionCache,
-    /// Whether `cache` holds the versions as of the head read in this transaction.
-    cache_valid: bool,
-    rx: &'a mut mpsc::Receiver<Pending>,
-    batch_max: usize,
-    registry: KeyRegistry,
-    frontier: Frontier,
-    items: Vec<Item>,
-    replies: Vec<oneshot::Sender<Result<Receipt, AppendError>>>,
-    /// Versions of the batch's streams after it (read, cached, or placed by it).
-    placed: HashMap<String, u64>,
-    outcomes: Vec<Result<Receipt, AppendError>>,
+/// What became of one append of a sealed batch.
+enum Outcome {
+    /// Placed; its entry is the batch's next one.
+    Placed(Expect),
+    /// Refused, with the append kept (when it could be) in case the batch is sealed again.
+    Refused(Option<Box<Item>>, AppendError),
+}
+
+/// A batch hashed, chained and signed on a known head.
+struct Sealed {
+    /// The head it was sealed on: (size, last hash).
+    base: (u64, ChainHash),
+    /// Rows and nodes for the store; taken when the store writes them.
+    batch: SealedBatch,
     entries: Vec<Entry>,
-    /// The head after the batch.
-    head: Option<(u64, ChainHash)>,
+    /// One per append, in order.
+    outcomes: Vec<Outcome>,
+    /// Versions of the batch's streams after it.
+    placed: HashMap<String, u64>,
+    /// The head after the batch, with its keys and frontier.
+    after: Tip,
+    /// The keys before the batch, for sealing it again.
+    registry_before: KeyRegistry,
 }
 
-impl BatchSealer<'_> {
-    fn take(&mut self, p: Pending) {
-        self.items.push(Item {
-            event: p.event,
-            attestation: p.attestation,
-            expect: p.expect,
-        });
-        self.replies.push(p.reply);
+impl Sealed {
+    /// The appends back, to seal again on another head.
+    fn unseal(self) -> Unsealed {
+        let mut entries = self.entries.into_iter();
+        let items = self
+            .outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Outcome::Placed(expect) => {
+                    let entry = entries.next().ok_or(AppendError::Closed)?;
+                    Ok(Item {
+                        event: PreparedEvent::new(entry.event)?,
+                        attestation: entry.attestation,
+                        expect,
+                    })
+                }
+                Outcome::Refused(Some(item), _) => Ok(*item),
+                Outcome::Refused(None, e) => Err(e),
+            })
+            .collect();
+        Unsealed {
+            items,
+            known: HashMap::new(),
+            known_at: None,
+            registry: self.registry_before,
+            frontier: None,
+            head: None,
+        }
     }
 
-    /// Places one item at `seq`, or says why it cannot be placed.
-    fn place(&mut self, item: &mut Item, seq: u64) -> Result<(), AppendError> {
-        let current = (self.placed)
-            .get(item.event.event().stream())
-            .copied()
-            .unwrap_or(0);
-        match item.expect {
-            Expect::Next => item.event.set_version(current + 1)?,
-            Expect::Exact if item.event.event().version() == current + 1 => {}
-            Expect::Exact => {
-                return Err(AppendError::Conflict {
-                    stream: item.event.event().stream().to_owned(),
-                    expected: item.event.event().version().saturating_sub(1),
-                    actual: current,
-                })
-            }
-        }
-        let event = item.event.event();
-        let stream = event.stream();
-        if let Some(att) = &item.attestation {
-            self.check_attestation(event, att, seq)?;
-        }
-        let node = self.assembler.signer();
-        if !self.registry.allows(&node, seq, Purpose::Entry) {
-            return Err(AppendError::NodeKeyInactive(node.to_base64()));
-        }
-        if let Ok(Some(change)) = KeyChange::from_event(event) {
-            change.apply(&mut self.registry, seq);
-        }
-        match self.placed.get_mut(stream) {
-            Some(v) => *v = event.version(),
-            None => {
-                self.placed.insert(stream.to_owned(), event.version());
-            }
-        }
-        Ok(())
-    }
-
-    fn check_attestation(
-        &self,
-        event: &Event,
-        att: &Attestation,
-        seq: u64,
-    ) -> Result<(), AppendError> {
-        if event.stream() == KEYS_STREAM {
-            if !self.registry.allows(&att.key, seq, Purpose::Admin) {
-                return Err(AppendError::KeyChange(format!(
-                    "key {} is not an active admin key",
-                    att.key
-                )));
-            }
-        } else if !self.registry.may_attest(&att.key, seq, event.actor()) {
-            return Err(AppendError::Attestation(format!(
-                "key {} may not attest events of {}",
-                att.key,
-                event.actor()
-            )));
-        }
-        Ok(())
+    /// Each append's refusal, if it was refused.
+    fn refusals(self) -> Vec<Option<AppendError>> {
+        self.outcomes
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Placed(_) => None,
+                Outcome::Refused(_, e) => Some(e),
+            })
+            .collect()
     }
 }
 
-impl Sealer for BatchSealer<'_> {
+/// Appends to be sealed under the store's lock.
+struct Unsealed {
+    items: Vec<Result<Item, AppendError>>,
+    /// Versions of some of the batch's streams, valid at `known_at`.
+    known: HashMap<String, u64>,
+    known_at: Option<(u64, ChainHash)>,
+    registry: KeyRegistry,
+    /// The frontier, when it is known to belong to this chain (reloaded if its size differs).
+    frontier: Option<Frontier>,
+    /// The head read under the lock.
+    head: Option<Head>,
+}
+
+impl Unsealed {
+    fn empty(items: Vec<Result<Item, AppendError>>) -> Self {
+        Self {
+            items,
+            known: HashMap::new(),
+            known_at: None,
+            registry: KeyRegistry::default(),
+            frontier: None,
+            head: None,
+        }
+    }
+
+    fn known_valid(&self) -> bool {
+        self.known_at.is_some() && self.known_at == self.head.map(|h| (h.size, h.last_hash))
+    }
+
+    fn refusals(self) -> Vec<Option<AppendError>> {
+        self.items.into_iter().map(Result::err).collect()
+    }
+}
+
+/// How a batch reaches the store.
+enum Plan {
+    /// Sealed on the tip; written as it is if the head is the one it was sealed on.
+    Ready(Sealed),
+    /// To be sealed under the lock.
+    Unsealed(Unsealed),
+}
+
+/// One batch for the store, and its callers.
+struct Commit {
+    ctx: Arc<SealCtx>,
+    replies: Vec<oneshot::Sender<Result<Receipt, AppendError>>>,
+    plan: Plan,
+    /// Whether the batch was sealed on the tip before the store's lock.
+    presealed: bool,
+    /// Whether a batch sealed on the tip found another head and was sealed again.
+    fell_back: bool,
+}
+
+impl Sealer for Commit {
     fn gather(&mut self, head: &Head) {
-        // Callers acknowledged by the last commit usually append again at once; taking them
-        // into this batch, rather than the next, lets one commit serve them all.
-        while self.items.len() < self.batch_max {
-            match self.rx.try_recv() {
-                Ok(p) => self.take(p),
-                Err(_) => break,
+        match &mut self.plan {
+            Plan::Ready(sealed) if sealed.base == (head.size, head.last_hash) => {}
+            Plan::Ready(_) => {
+                let Plan::Ready(sealed) =
+                    std::mem::replace(&mut self.plan, Plan::Unsealed(Unsealed::empty(Vec::new())))
+                else {
+                    return;
+                };
+                let mut unsealed = sealed.unseal();
+                unsealed.head = Some(*head);
+                self.plan = Plan::Unsealed(unsealed);
+                self.fell_back = true;
             }
+            Plan::Unsealed(u) => u.head = Some(*head),
         }
-        self.cache_valid = self.cache.head == Some((head.size, head.last_hash));
     }
 
     fn streams(&self) -> Vec<String> {
-        let mut streams: Vec<String> = self
+        let Plan::Unsealed(u) = &self.plan else {
+            return Vec::new();
+        };
+        let valid = u.known_valid();
+        let mut streams: Vec<String> = u
             .items
             .iter()
+            .flatten()
             .map(|i| i.event.event().stream())
-            .filter(|s| !(self.cache_valid && self.cache.versions.contains_key(*s)))
+            .filter(|s| !(valid && u.known.contains_key(*s)))
             .map(str::to_owned)
             .collect();
         streams.sort_unstable();
@@ -483,107 +709,227 @@ impl Sealer for BatchSealer<'_> {
     }
 
     fn frontier_size(&self) -> u64 {
-        self.frontier.size()
+        match &self.plan {
+            Plan::Ready(sealed) => sealed.base.0,
+            Plan::Unsealed(u) => u.frontier.as_ref().map_or(u64::MAX, Frontier::size),
+        }
     }
 
     fn seal(&mut self, view: TxView) -> StoreResult<SealedBatch> {
-        if let Some(nodes) = view.frontier {
-            let map: HashMap<_, _> = nodes.into_iter().collect();
-            self.frontier = Frontier::from_nodes(view.head.size, |id| map.get(&id).copied())
-                .map_err(|e| StoreError::Damaged(e.to_string()))?;
+        let ctx = self.ctx.clone();
+        if let Plan::Ready(sealed) = &mut self.plan {
+            return Ok(std::mem::take(&mut sealed.batch));
         }
-        // The current version of every stream of the batch: read now, or cached at this head.
-        self.placed = view.versions;
-        for item in &self.items {
-            let stream = item.event.event().stream();
-            if !self.placed.contains_key(stream) {
-                let cached = self.cache.versions.get(stream).filter(|_| self.cache_valid);
-                self.placed
-                    .insert(stream.to_owned(), cached.copied().unwrap_or(0));
+        let Plan::Unsealed(u) =
+            std::mem::replace(&mut self.plan, Plan::Unsealed(Unsealed::empty(Vec::new())))
+        else {
+            return Err(StoreError::Refused("the batch was sealed twice".into()));
+        };
+        let known_valid = u.known_valid();
+        let frontier = match (view.frontier, u.frontier) {
+            (Some(nodes), _) => {
+                let map: HashMap<_, _> = nodes.into_iter().collect();
+                Frontier::from_nodes(view.head.size, |id| map.get(&id).copied())
+                    .map_err(|e| StoreError::Damaged(e.to_string()))?
+            }
+            (None, Some(frontier)) => frontier,
+            (None, None) => return Err(StoreError::Damaged("no Merkle frontier".into())),
+        };
+        // The current version of every stream of the batch: read now, or known at this head.
+        let mut versions = view.versions;
+        if known_valid {
+            for (stream, v) in &u.known {
+                versions.entry(stream.clone()).or_insert(*v);
             }
         }
-        let now = Timestamp::now().max(view.head.last_recorded_at.unwrap_or(Timestamp::now()));
-        let mut seq = view.head.size;
-        let mut prev = view.head.last_hash;
-        let mut items = std::mem::take(&mut self.items);
-        let mut slots = Vec::with_capacity(items.len());
-        let mut hashed: Vec<HashedEntry> = Vec::with_capacity(items.len());
-        let mut preimage = Vec::with_capacity(2048);
-        for item in &mut items {
-            match self.place(item, seq) {
-                Ok(()) => {
-                    let h = self.assembler.hash(
-                        seq,
-                        &prev,
-                        now,
-                        &item.event,
-                        item.attestation.as_ref(),
-                        &mut preimage,
-                    );
-                    prev = h.hash;
-                    seq += 1;
-                    slots.push(Ok(hashed.len()));
-                    hashed.push(h);
-                }
-                Err(e) => slots.push(Err(e)),
-            }
-        }
-        let hashes: Vec<ChainHash> = hashed.iter().map(|h| h.hash).collect();
-        let sigs = self.signers.sign_all(self.node_key, &hashes);
-        let mut batch = SealedBatch::default();
-        batch.rows.reserve(hashed.len());
-        self.entries.reserve(hashed.len());
-        let placed_items = items
-            .into_iter()
-            .zip(&slots)
-            .filter(|(_, slot)| slot.is_ok())
-            .map(|(item, _)| item);
-        let mut entry_prev = view.head.last_hash;
-        for (((item, h), sig), seq) in placed_items.zip(hashed).zip(sigs).zip(view.head.size..) {
-            let hash = h.hash;
-            let line = h.into_line(&sig);
-            let event = item.event.into_event();
-            batch.nodes.extend(self.frontier.push(hash.0));
-            batch.rows.push(Row {
-                seq,
-                hash,
-                stream: event.stream().to_owned(),
-                version: event.version(),
-                event_type: event.event_type().to_owned(),
-                recorded_at_micros: now.micros(),
-                occurred_at_micros: event.occurred_at().micros(),
-                line,
-            });
-            self.entries.push(Entry {
-                ledger: self.assembler.ledger().to_owned(),
-                seq,
-                prev: entry_prev,
-                recorded_at: now,
-                event,
-                attestation: item.attestation,
-                signer: self.assembler.signer(),
-                hash,
-                sig,
-            });
-            entry_prev = hash;
-        }
-        self.head = Some((seq, prev));
-        self.outcomes = slots
-            .into_iter()
-            .map(|slot| {
-                slot.map(|i| {
-                    let e = &self.entries[i];
-                    Receipt {
-                        seq: e.seq,
-                        hash: e.hash,
-                        version: e.event.version(),
-                        recorded_at: e.recorded_at,
-                    }
-                })
-            })
-            .collect();
+        let tip = Tip {
+            head: view.head,
+            registry: u.registry,
+            frontier,
+        };
+        let mut sealed = seal_items(&ctx, tip, versions, u.items);
+        let batch = std::mem::take(&mut sealed.batch);
+        self.plan = Plan::Ready(sealed);
         Ok(batch)
     }
+}
+
+/// Places, chains, hashes and signs `items` on `tip`; `versions` holds the current version of
+/// the batch's streams (absent: the stream is new).
+fn seal_items(
+    ctx: &SealCtx,
+    tip: Tip,
+    mut versions: HashMap<String, u64>,
+    items: Vec<Result<Item, AppendError>>,
+) -> Sealed {
+    let Tip {
+        head,
+        registry,
+        mut frontier,
+    } = tip;
+    let registry_before = registry.clone();
+    let mut registry = registry;
+    let now = Timestamp::now().max(head.last_recorded_at.unwrap_or(Timestamp::now()));
+    let mut seq = head.size;
+    let mut prev = head.last_hash;
+    let mut preimage = Vec::with_capacity(2048);
+    let mut outcomes = Vec::with_capacity(items.len());
+    let mut placed_items = Vec::with_capacity(items.len());
+    let mut hashed: Vec<HashedEntry> = Vec::with_capacity(items.len());
+    for item in items {
+        let mut item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                outcomes.push(Outcome::Refused(None, e));
+                continue;
+            }
+        };
+        match place(ctx, &mut registry, &mut versions, &mut item, seq) {
+            Ok(()) => {
+                let h = ctx.assembler.hash(
+                    seq,
+                    &prev,
+                    now,
+                    &item.event,
+                    item.attestation.as_ref(),
+                    &mut preimage,
+                );
+                prev = h.hash;
+                seq += 1;
+                outcomes.push(Outcome::Placed(item.expect));
+                hashed.push(h);
+                placed_items.push(item);
+            }
+            Err(e) => outcomes.push(Outcome::Refused(Some(Box::new(item)), e)),
+        }
+    }
+    let hashes: Vec<ChainHash> = hashed.iter().map(|h| h.hash).collect();
+    let sigs = ctx.signers.sign_all(&ctx.node_key, &hashes);
+    let mut batch = SealedBatch::default();
+    batch.rows.reserve(hashed.len());
+    let mut entries = Vec::with_capacity(hashed.len());
+    let mut entry_prev = head.last_hash;
+    for (((item, h), sig), seq) in placed_items
+        .into_iter()
+        .zip(hashed)
+        .zip(sigs)
+        .zip(head.size..)
+    {
+        let hash = h.hash;
+        let line = h.into_line(&sig);
+        let event = item.event.into_event();
+        batch.nodes.extend(frontier.push(hash.0));
+        batch.rows.push(Row {
+            seq,
+            hash,
+            stream: event.stream().to_owned(),
+            version: event.version(),
+            event_type: event.event_type().to_owned(),
+            recorded_at_micros: now.micros(),
+            occurred_at_micros: event.occurred_at().micros(),
+            line,
+        });
+        entries.push(Entry {
+            ledger: ctx.assembler.ledger().to_owned(),
+            seq,
+            prev: entry_prev,
+            recorded_at: now,
+            event,
+            attestation: item.attestation,
+            signer: ctx.assembler.signer(),
+            hash,
+            sig,
+        });
+        entry_prev = hash;
+    }
+    let last_recorded_at = if entries.is_empty() {
+        head.last_recorded_at
+    } else {
+        Some(now)
+    };
+    Sealed {
+        base: (head.size, head.last_hash),
+        batch,
+        entries,
+        outcomes,
+        placed: versions,
+        after: Tip {
+            head: Head {
+                size: seq,
+                last_hash: prev,
+                last_recorded_at,
+            },
+            registry,
+            frontier,
+        },
+        registry_before,
+    }
+}
+
+/// Places one append at `seq`, or says why it cannot be placed.
+fn place(
+    ctx: &SealCtx,
+    registry: &mut KeyRegistry,
+    versions: &mut HashMap<String, u64>,
+    item: &mut Item,
+    seq: u64,
+) -> Result<(), AppendError> {
+    let current = versions
+        .get(item.event.event().stream())
+        .copied()
+        .unwrap_or(0);
+    match item.expect {
+        Expect::Next => item.event.set_version(current + 1)?,
+        Expect::Exact if item.event.event().version() == current + 1 => {}
+        Expect::Exact => {
+            return Err(AppendError::Conflict {
+                stream: item.event.event().stream().to_owned(),
+                expected: item.event.event().version().saturating_sub(1),
+                actual: current,
+            })
+        }
+    }
+    let event = item.event.event();
+    if let Some(att) = &item.attestation {
+        check_attestation(registry, event, att, seq)?;
+    }
+    let node = ctx.assembler.signer();
+    if !registry.allows(&node, seq, Purpose::Entry) {
+        return Err(AppendError::NodeKeyInactive(node.to_base64()));
+    }
+    if let Ok(Some(change)) = KeyChange::from_event(event) {
+        change.apply(registry, seq);
+    }
+    match versions.get_mut(event.stream()) {
+        Some(v) => *v = event.version(),
+        None => {
+            versions.insert(event.stream().to_owned(), event.version());
+        }
+    }
+    Ok(())
+}
+
+fn check_attestation(
+    registry: &KeyRegistry,
+    event: &Event,
+    att: &Attestation,
+    seq: u64,
+) -> Result<(), AppendError> {
+    if event.stream() == KEYS_STREAM {
+        if !registry.allows(&att.key, seq, Purpose::Admin) {
+            return Err(AppendError::KeyChange(format!(
+                "key {} is not an active admin key",
+                att.key
+            )));
+        }
+    } else if !registry.may_attest(&att.key, seq, event.actor()) {
+        return Err(AppendError::Attestation(format!(
+            "key {} may not attest events of {}",
+            att.key,
+            event.actor()
+        )));
+    }
+    Ok(())
 }
 
 /// The stored row of an entry.

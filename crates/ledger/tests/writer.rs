@@ -3,11 +3,15 @@
 //! cached between batches; and two writers (two processes) on one database.
 
 use custodia_ledger::bundle;
+use custodia_ledger::entry::ChainHash;
 use custodia_ledger::entry::{entry_hash, Entry, Event};
 use custodia_ledger::keys::SecretKey;
 use custodia_ledger::ledger::{InitOptions, Ledger, NODE_KEY_FILE};
+use custodia_ledger::merkle::{Hash, NodeId};
 use custodia_ledger::store::sqlite::SqliteStore;
-use custodia_ledger::store::Store;
+use custodia_ledger::store::{
+    Head, Result as StoreResult, Row, SealedBatch, Sealer, Store, StoreError, TxView,
+};
 use custodia_ledger::time::Timestamp;
 use custodia_ledger::writer::{AppendError, AppendRequest, Expect};
 use std::path::Path;
@@ -148,4 +152,137 @@ async fn two_writers_on_one_database_keep_versions_and_the_chain() {
     let versions: Vec<u64> = entries.iter().map(|e| e.event.version()).collect();
     assert_eq!(versions, (1..=24).collect::<Vec<_>>());
     assert_verifies(&**a.store()).await;
+}
+
+/// A SQLite store whose every fifth write transaction fails after the batch is sealed, as a
+/// full disk or an I/O error would make it fail.
+struct FailingStore {
+    inner: SqliteStore,
+    appends: std::sync::atomic::AtomicU64,
+}
+
+/// Passes the sealer's batch through, then fails: the transaction rolls back.
+struct FailAfterSealing<'a>(&'a mut dyn Sealer);
+
+impl Sealer for FailAfterSealing<'_> {
+    fn gather(&mut self, head: &Head) {
+        self.0.gather(head)
+    }
+    fn streams(&self) -> Vec<String> {
+        self.0.streams()
+    }
+    fn frontier_size(&self) -> u64 {
+        self.0.frontier_size()
+    }
+    fn seal(&mut self, view: TxView) -> StoreResult<SealedBatch> {
+        self.0.seal(view)?;
+        Err(StoreError::Refused("injected write failure".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for FailingStore {
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        self.inner.meta(key).await
+    }
+    async fn init_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.inner.init_meta(key, value).await
+    }
+    async fn head(&self) -> StoreResult<Head> {
+        self.inner.head().await
+    }
+    async fn append(&self, sealer: &mut dyn Sealer) -> StoreResult<SealedBatch> {
+        let n = self
+            .appends
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 5 == 3 {
+            self.inner.append(&mut FailAfterSealing(sealer)).await
+        } else {
+            self.inner.append(sealer).await
+        }
+    }
+    async fn read(&self, from: u64, limit: u32) -> StoreResult<Vec<Row>> {
+        self.inner.read(from, limit).await
+    }
+    async fn row_by_hash(&self, hash: &ChainHash) -> StoreResult<Option<Row>> {
+        self.inner.row_by_hash(hash).await
+    }
+    async fn stream_rows(&self, stream: &str, from: u64, limit: u32) -> StoreResult<Vec<Row>> {
+        self.inner.stream_rows(stream, from, limit).await
+    }
+    async fn nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<Option<Hash>>> {
+        self.inner.nodes(ids).await
+    }
+    async fn put_checkpoint(&self, size: u64, note: &str) -> StoreResult<()> {
+        self.inner.put_checkpoint(size, note).await
+    }
+    async fn checkpoint(&self, size: u64) -> StoreResult<Option<String>> {
+        self.inner.checkpoint(size).await
+    }
+    async fn checkpoint_sizes(&self) -> StoreResult<Vec<u64>> {
+        self.inner.checkpoint_sizes().await
+    }
+}
+
+/// The writer seals the next batch while the store writes the one before; when that write
+/// fails, what was sealed on it must not be written as it is. Every acknowledged append is
+/// stored exactly as acknowledged, every failed one is absent, and the chain, the tree and the
+/// stream versions stay whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_never_leaves_a_gap_or_a_batch_sealed_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path()).await;
+    let store = FailingStore {
+        inner: SqliteStore::open(&dir.path().join("ledger.db"), false)
+            .await
+            .unwrap(),
+        appends: Default::default(),
+    };
+    let node = SecretKey::read_pem(&dir.path().join(NODE_KEY_FILE), None).unwrap();
+    let ledger = Arc::new(
+        Ledger::open_store(Arc::new(store), node, Default::default())
+            .await
+            .unwrap(),
+    );
+    let tasks: Vec<_> = (0..32u64)
+        .map(|w| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let (mut acked, mut failed) = (Vec::new(), 0);
+                for i in 0..30 {
+                    let stream = format!("risk/R-{}", (w + i) % 8);
+                    match ledger.append(request(&stream, 1, i, Expect::Next)).await {
+                        Ok(receipt) => acked.push((stream, receipt)),
+                        Err(AppendError::Store(_)) => failed += 1,
+                        Err(e) => panic!("unexpected refusal: {e}"),
+                    }
+                }
+                (acked, failed)
+            })
+        })
+        .collect();
+    let (mut acked, mut failed) = (Vec::new(), 0);
+    for t in tasks {
+        let (a, f) = t.await.unwrap();
+        acked.extend(a);
+        failed += f;
+    }
+    assert!(failed > 0, "no write failed");
+    assert_eq!(acked.len() + failed, 32 * 30);
+    let rows = ledger.store().read(0, 10_000).await.unwrap();
+    // Genesis and the node key's registration, then exactly the acknowledged appends.
+    assert_eq!(rows.len(), 2 + acked.len());
+    for (stream, receipt) in &acked {
+        let row = &rows[receipt.seq as usize];
+        assert_eq!(
+            (row.hash, &row.stream, row.version),
+            (receipt.hash, stream, receipt.version)
+        );
+    }
+    for s in 0..8 {
+        let entries = ledger.stream(&format!("risk/R-{s}")).await.unwrap();
+        let versions: Vec<u64> = entries.iter().map(|e| e.event.version()).collect();
+        assert_eq!(versions, (1..=entries.len() as u64).collect::<Vec<_>>());
+    }
+    assert_verifies(&**ledger.store()).await;
 }
