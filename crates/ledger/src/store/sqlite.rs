@@ -22,6 +22,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, QueryBuilder, Row as _, Sqlite};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Mutex};
 
@@ -53,7 +54,7 @@ const WRITER_CACHE_KIB: &str = "-16384";
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    writer: Mutex<WriteConn>,
+    writer: Arc<Mutex<WriteConn>>,
     maintenance: Maintenance,
 }
 
@@ -148,14 +149,18 @@ struct Maintenance {
 }
 
 impl Maintenance {
-    fn start(conn: SqliteConnection) -> Self {
+    fn start(conn: SqliteConnection, writer: Arc<Mutex<WriteConn>>) -> Self {
         let (committed, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(maintain(conn, rx));
+        let task = tokio::spawn(maintain(conn, writer, rx));
         Self { committed, task }
     }
 }
 
-async fn maintain(mut conn: SqliteConnection, mut committed: mpsc::UnboundedReceiver<u64>) {
+async fn maintain(
+    mut conn: SqliteConnection,
+    writer: Arc<Mutex<WriteConn>>,
+    mut committed: mpsc::UnboundedReceiver<u64>,
+) {
     // A tail left long (by another process, or a crash before closing) is indexed first; a
     // short one waits for the next bulk, so that opening a ledger to read or verify it does
     // not take the write lock.
@@ -172,6 +177,10 @@ async fn maintain(mut conn: SqliteConnection, mut committed: mpsc::UnboundedRece
         }
         if since_index >= LOOKUP_ROWS {
             since_index = 0;
+            // Filling the lookup tables takes SQLite's write lock; holding the writer's lock
+            // meanwhile makes the next append wait for exactly that long, where SQLite's busy
+            // handler would have it sleep in growing steps past the end.
+            let _writing = writer.lock().await;
             if let Err(e) = index_tail(&mut conn, LOOKUP_ROWS).await {
                 tracing::warn!(error = %e, "filling the lookup tables failed; will retry");
             }
@@ -275,13 +284,14 @@ impl SqliteStore {
             .connect_with(options.read_only(true).row_buffer_size(READ_ROW_BUFFER))
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
+        let writer = Arc::new(Mutex::new(WriteConn {
+            conn: writer,
+            tail: TailVersions::default(),
+        }));
         Ok(Self {
             pool,
-            writer: Mutex::new(WriteConn {
-                conn: writer,
-                tail: TailVersions::default(),
-            }),
-            maintenance: Maintenance::start(maintenance),
+            writer: writer.clone(),
+            maintenance: Maintenance::start(maintenance, writer),
         })
     }
 
@@ -294,7 +304,10 @@ impl SqliteStore {
         } = self;
         drop(maintenance.committed);
         let _ = maintenance.task.await;
-        let _ = writer.into_inner().conn.close().await;
+        // The maintenance task, which held the other handle, has ended.
+        if let Ok(writer) = Arc::try_unwrap(writer) {
+            let _ = writer.into_inner().conn.close().await;
+        }
         pool.close().await;
     }
 }
