@@ -143,17 +143,27 @@ pub async fn verify_store(
     if let Some(text) = trusted {
         verifier.trust_checkpoint("trusted checkpoint", text, head.size);
     }
-    while verifier.fed() < head.size {
-        let start = verifier.fed();
-        let rows = store.read(start, READ_ROWS_MAX).await?;
-        if rows.is_empty() {
-            break;
+    match store.scan() {
+        // The workers read their own chunks: no row passes through the async driver.
+        Some(scan) => {
+            while verifier.fed() < head.size {
+                // A head far past the rows (a seq rewritten to a huge value) would have the
+                // scan walk every empty position up to it; the reads by seq skip the gap.
+                if verifier.scan_missing() > SCAN_MISSING_MAX {
+                    feed_read(store, &mut verifier, head.size, progress).await?;
+                    break;
+                }
+                let end = head.size.min(verifier.fed() + u64::from(READ_ROWS_MAX));
+                if !verifier.feed_scan(&scan, end) {
+                    break;
+                }
+                progress(verifier.fed());
+                // Feeding blocks while the workers are busy; between steps, as between reads,
+                // the runtime's other tasks get their turn.
+                tokio::task::yield_now().await;
+            }
         }
-        // The nodes these positions complete, as stored, to compare as the walk builds them.
-        let ids = crate::verify::nodes_completed_by(start, start + rows.len() as u64);
-        let stored = store.nodes(&ids).await?;
-        verifier.feed_rows(rows, ids.into_iter().zip(stored).collect());
-        progress(verifier.fed());
+        None => feed_read(store, &mut verifier, head.size, progress).await?,
     }
     if verifier.fed() != head.size {
         let msg = format!(
@@ -163,7 +173,37 @@ pub async fn verify_store(
         );
         verifier.violation(None, Rule::Format, msg);
     }
-    Ok(verifier.finish())
+    Ok(verifier.finish_reading()?)
+}
+
+/// Positions without a row after which a verification stops scanning by position.
+const SCAN_MISSING_MAX: u64 = 1 << 16;
+
+/// Feeds the verifier the rows `store.read` returns, batch by batch, up to `size`.
+async fn feed_read(
+    store: &dyn Store,
+    verifier: &mut Verifier,
+    size: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(), BundleError> {
+    // Rows are read by seq and fed by position: after a row whose seq is past its position
+    // (rows missing, or a seq rewritten), the next read starts past that seq, so that no row
+    // is read twice.
+    let mut from = verifier.fed();
+    while verifier.fed() < size {
+        let start = verifier.fed();
+        let rows = store.read(from.max(start), READ_ROWS_MAX).await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        from = last.seq.saturating_add(1);
+        // The nodes these positions complete, as stored, to compare as the walk builds them.
+        let ids = crate::verify::nodes_completed_by(start, start + rows.len() as u64);
+        let stored = store.nodes(&ids).await?;
+        verifier.feed_rows(rows, ids.into_iter().zip(stored).collect());
+        progress(verifier.fed());
+    }
+    Ok(())
 }
 
 /// Verifies a bundle directory: manifest, every entry line, every checkpoint file, and a

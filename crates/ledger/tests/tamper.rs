@@ -2,9 +2,12 @@
 //! stored row, and a deleted or reordered entry make verification fail and name the entry.
 
 use custodia_ledger::bundle;
-use custodia_ledger::entry::Event;
+use custodia_ledger::entry::{ChainHash, Event};
 use custodia_ledger::keys::{KeyChange, Purpose, SecretKey, KEYS_STREAM};
 use custodia_ledger::ledger::{InitOptions, Ledger, DB_FILE, ROOT_KEY_FILE};
+use custodia_ledger::merkle::{Hash, NodeId};
+use custodia_ledger::store::sqlite::SqliteStore;
+use custodia_ledger::store::{self, Head, Row, SealedBatch, Sealer, Store};
 use custodia_ledger::time::Timestamp;
 use custodia_ledger::verify::Report;
 use custodia_ledger::writer::{AppendRequest, Expect};
@@ -197,6 +200,11 @@ fn tamper_and_verify(sql: &str) -> Report {
 }
 
 async fn tamper_copy(dir: &Path, sql: &str) -> Report {
+    let store = tampered(dir, sql).await;
+    bundle::verify_store(&store, None, &nothing).await.unwrap()
+}
+
+async fn tampered(dir: &Path, sql: &str) -> SqliteStore {
     let path = dir.join(DB_FILE);
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -204,10 +212,69 @@ async fn tamper_copy(dir: &Path, sql: &str) -> Report {
     let done = sqlx::query(sql).execute(&mut conn).await.unwrap();
     assert!(done.rows_affected() > 0, "{sql} changed nothing");
     conn.close().await.unwrap();
-    let store = custodia_ledger::store::sqlite::SqliteStore::open(&path, false)
-        .await
-        .unwrap();
-    bundle::verify_store(&store, None, &nothing).await.unwrap()
+    SqliteStore::open(&path, false).await.unwrap()
+}
+
+/// The SQLite store without its blocking scan: the verifier reads through [`Store::read`], as
+/// it does from PostgreSQL.
+struct ReadOnly(SqliteStore);
+
+#[async_trait::async_trait]
+impl Store for ReadOnly {
+    async fn meta(&self, key: &str) -> store::Result<Option<String>> {
+        self.0.meta(key).await
+    }
+    async fn init_meta(&self, key: &str, value: &str) -> store::Result<()> {
+        self.0.init_meta(key, value).await
+    }
+    async fn head(&self) -> store::Result<Head> {
+        self.0.head().await
+    }
+    async fn append(&self, sealer: &mut dyn Sealer) -> store::Result<SealedBatch> {
+        self.0.append(sealer).await
+    }
+    async fn read(&self, from: u64, limit: u32) -> store::Result<Vec<Row>> {
+        self.0.read(from, limit).await
+    }
+    async fn row_by_hash(&self, hash: &ChainHash) -> store::Result<Option<Row>> {
+        self.0.row_by_hash(hash).await
+    }
+    async fn stream_rows(&self, stream: &str, from: u64, limit: u32) -> store::Result<Vec<Row>> {
+        self.0.stream_rows(stream, from, limit).await
+    }
+    async fn nodes(&self, ids: &[NodeId]) -> store::Result<Vec<Option<Hash>>> {
+        self.0.nodes(ids).await
+    }
+    async fn put_checkpoint(&self, size: u64, note: &str) -> store::Result<()> {
+        self.0.put_checkpoint(size, note).await
+    }
+    async fn checkpoint(&self, size: u64) -> store::Result<Option<String>> {
+        self.0.checkpoint(size).await
+    }
+    async fn checkpoint_sizes(&self) -> store::Result<Vec<u64>> {
+        self.0.checkpoint_sizes().await
+    }
+}
+
+/// Everything a report says, to compare two.
+fn summary(r: &Report) -> impl PartialEq + std::fmt::Debug {
+    let fields = (r.ledger.clone(), r.entries, r.root, r.checkpoints_verified);
+    let found = (r.trusted_consistent, r.violation_count, r.signatures);
+    (fields, found, r.violations.clone())
+}
+
+/// Verifies a tampered copy through the blocking scan and through `read`.
+fn both_paths(sql: &str) -> (Report, Report) {
+    let dir = data_copy();
+    runtime().block_on(async {
+        let store = tampered(dir.path(), sql).await;
+        assert!(store.scan().is_some());
+        let scanned = bundle::verify_store(&store, None, &nothing).await.unwrap();
+        let read = ReadOnly(store);
+        assert!(read.scan().is_none());
+        let read = bundle::verify_store(&read, None, &nothing).await.unwrap();
+        (scanned, read)
+    })
 }
 
 /// A change to each column of the entries table, as SQL on row `seq`.
@@ -254,6 +321,55 @@ proptest! {
 }
 
 #[test]
+fn the_scan_and_read_paths_report_alike() {
+    for seq in [0, 6, 14] {
+        for (which, sql) in entry_mutations(seq).into_iter().enumerate() {
+            let (scanned, read) = both_paths(&sql);
+            assert!(names_seq(&scanned, seq) && names_seq(&read, seq), "{sql}");
+            // Moving a row's seq makes `read` hand out the next row in its place, while the
+            // scan reads by position and finds none there; every other change reads alike.
+            if which != 0 {
+                assert_eq!(summary(&scanned), summary(&read), "{sql}");
+            }
+        }
+    }
+    for sql in [
+        "UPDATE tree_nodes SET hash = randomblob(32) WHERE level = 2 AND idx = 1",
+        "DELETE FROM tree_nodes WHERE level = 0 AND idx = 9",
+        "UPDATE checkpoints SET note = replace(note, 'acme.example/sms', 'acme.example/smz')",
+        "UPDATE lookup_state SET indexed_size = indexed_size",
+    ] {
+        let (scanned, read) = both_paths(sql);
+        assert_eq!(summary(&scanned), summary(&read), "{sql}");
+    }
+}
+
+#[test]
+fn a_row_that_cannot_be_read_is_an_error_on_both_paths() {
+    for (sql, said) in [
+        (
+            "PRAGMA ignore_check_constraints = ON; UPDATE entries SET hash = x'00' WHERE seq = 9",
+            "seq 9: hash is not 32 bytes",
+        ),
+        (
+            "UPDATE entries SET version = 'abc' WHERE seq = 3",
+            "entries.version is not an integer",
+        ),
+    ] {
+        let dir = data_copy();
+        runtime().block_on(async {
+            let store = tampered(dir.path(), sql).await;
+            let scanned = bundle::verify_store(&store, None, &nothing).await;
+            let read = bundle::verify_store(&ReadOnly(store), None, &nothing).await;
+            for result in [scanned, read] {
+                let e = result.err().map(|e| e.to_string()).unwrap_or_default();
+                assert!(e.contains(said), "{sql}: {e}");
+            }
+        });
+    }
+}
+
+#[test]
 fn a_changed_stored_checkpoint_is_caught() {
     for sql in [
         "UPDATE checkpoints SET note = replace(note, 'acme.example/sms', 'acme.example/smz')",
@@ -284,4 +400,26 @@ fn a_deleted_or_reordered_entry_is_caught() {
     let dir = bundle_with(&f.bundle, (lines.join("\n") + "\n").as_bytes());
     let report = bundle::verify_bundle(dir.path(), None, &nothing).unwrap();
     assert!(names_seq(&report, 10), "{:?}", report.violations);
+}
+
+/// A row moved far past the head (its seq rewritten to 2^40) makes the head say 2^40 + 1
+/// entries: verification must still end promptly and report the moved entry, rather than
+/// walk a trillion empty positions (or read the moved row again and again).
+#[test]
+fn a_seq_moved_far_past_the_head_is_reported_promptly() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(tamper_and_verify(
+            "UPDATE entries SET seq = 1099511627776 WHERE seq = 6",
+        ));
+    });
+    let report = finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("verification did not end within two minutes");
+    assert!(!report.is_ok());
+    assert!(
+        names_seq(&report, 6),
+        "{:?}",
+        &report.violations[..report.violations.len().min(5)]
+    );
 }

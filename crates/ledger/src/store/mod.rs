@@ -12,6 +12,7 @@ use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 use async_trait::async_trait;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,14 @@ pub enum StoreError {
     /// The sealer refused the batch; nothing was written.
     #[error("batch refused: {0}")]
     Refused(String),
+    /// A blocking read (see [`Scan`]) failed.
+    #[error("database error while {doing}: {reason}")]
+    Read {
+        /// What the store was doing.
+        doing: &'static str,
+        /// What the database said.
+        reason: String,
+    },
 }
 
 /// Result of storage calls.
@@ -77,6 +86,24 @@ pub struct Row {
     pub occurred_at_micros: i64,
     /// The entry line, in the stored layout.
     pub line: String,
+}
+
+/// Blocking reads of entries by position, each on a connection of its own: the verifier's
+/// worker threads read their own chunks with it, instead of every row passing through an
+/// async driver's thread and channel to a single reader.
+pub trait Scan: Send + Sync {
+    /// Opens a read-only connection for the calling thread.
+    fn open(&self) -> Result<Box<dyn ScanReader>>;
+}
+
+/// One blocking read connection (see [`Scan`]). Positions below the head read once before
+/// are never rewritten, so reads on separate connections agree with each other.
+pub trait ScanReader {
+    /// The stored rows whose seq is in `from..from + count`, in seq order; a position with no
+    /// row is simply absent. The values and damage checks are those of [`Store::read`].
+    fn rows(&mut self, from: u64, count: u64) -> Result<Vec<Row>>;
+    /// Stored perfect subtree hashes, in the order asked (None where absent).
+    fn nodes(&mut self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>>;
 }
 
 /// What a sealer sees inside the write transaction.
@@ -190,5 +217,10 @@ pub trait Store: Send + Sync + 'static {
     /// good by a periodic read of the head.
     async fn watch_heads(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>> {
         Ok(None)
+    }
+    /// Blocking reads by position for bulk walks, where the backend has them (`None`: use
+    /// [`Store::read`]).
+    fn scan(&self) -> Option<Arc<dyn Scan>> {
+        None
     }
 }

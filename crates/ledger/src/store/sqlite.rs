@@ -9,19 +9,24 @@
 //! tail (`seq >= indexed_size`); the writer keeps the tail's stream versions in memory instead
 //! (`TailVersions`). Tree nodes are keyed by (band, pos, level) so that the nodes one commit
 //! completes share pages (migration 0003).
+//!
+//! A verification reads every row: [`Store::scan`] gives its worker threads blocking
+//! connections of their own (rusqlite, on the same SQLite library), so that rows are not handed
+//! one by one from sqlx's database thread through a channel to a single reader.
 
-use super::{Head, Result, Row, SealedBatch, Sealer, Store, StoreError};
+use super::{Head, Result, Row, Scan, ScanReader, SealedBatch, Sealer, Store, StoreError};
 use crate::entry::{ChainHash, ZERO_HASH};
 use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 use async_trait::async_trait;
+use rusqlite::types::ValueRef;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, Row as _, Sqlite};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Mutex};
@@ -53,6 +58,7 @@ const WRITER_CACHE_KIB: &str = "-16384";
 /// A ledger in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
+    path: PathBuf,
     pool: SqlitePool,
     writer: Arc<Mutex<WriteConn>>,
     maintenance: Maintenance,
@@ -289,6 +295,7 @@ impl SqliteStore {
             tail: TailVersions::default(),
         }));
         Ok(Self {
+            path: path.to_owned(),
             pool,
             writer: writer.clone(),
             maintenance: Maintenance::start(maintenance, writer),
@@ -301,6 +308,7 @@ impl SqliteStore {
             pool,
             writer,
             maintenance,
+            ..
         } = self;
         drop(maintenance.committed);
         let _ = maintenance.task.await;
@@ -321,6 +329,78 @@ fn describe_open_error(e: &sqlx::Error) -> String {
     }
 }
 
+/// Blocking read-only connections on the ledger file, one per verifier worker. WAL readers
+/// see the last commit when their read starts, beside the writer.
+#[derive(Debug)]
+struct SqliteScan {
+    path: PathBuf,
+}
+
+impl Scan for SqliteScan {
+    fn open(&self) -> Result<Box<dyn ScanReader>> {
+        use rusqlite::OpenFlags;
+        // NO_MUTEX: the connection stays on the thread that opened it.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags)
+            .map_err(read_err("opening the ledger to read"))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(read_err("opening the ledger to read"))?;
+        Ok(Box::new(ScanConn { conn }))
+    }
+}
+
+/// One worker's connection; its statements stay prepared between chunks.
+struct ScanConn {
+    conn: rusqlite::Connection,
+}
+
+impl ScanReader for ScanConn {
+    fn rows(&mut self, from: u64, count: u64) -> Result<Vec<Row>> {
+        let doing = "reading entries";
+        let sql =
+            format!("SELECT {ROW_COLUMNS} FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(read_err(doing))?;
+        let end = from.saturating_add(count);
+        let mut rows = stmt
+            .query([to_i64(from), to_i64(end)])
+            .map_err(read_err(doing))?;
+        let mut out = Vec::with_capacity(usize::try_from(count.min(4096)).unwrap_or(0));
+        while let Some(r) = rows.next().map_err(read_err(doing))? {
+            out.push(row_from(r)?);
+        }
+        Ok(out)
+    }
+
+    fn nodes(&mut self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+        let doing = "reading tree nodes";
+        let mut found =
+            crate::merkle::NodeMap::with_capacity_and_hasher(ids.len(), Default::default());
+        for (sql, params) in node_queries(ids) {
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(read_err(doing))?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(params))
+                .map_err(read_err(doing))?;
+            while let Some(r) = rows.next().map_err(read_err(doing))? {
+                found.extend(node_of(r));
+            }
+        }
+        Ok(ids.iter().map(|id| found.get(id).copied()).collect())
+    }
+}
+
+fn read_err(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |e| {
+        use rusqlite::ErrorCode;
+        let reason = match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+                format!("the file is damaged or not a SQLite database ({e})")
+            }
+            _ => e.to_string(),
+        };
+        StoreError::Read { doing, reason }
+    }
+}
+
 /// The columns of an entry row, in the order [`row_from`] reads them.
 const ROW_COLUMNS: &str = "seq, hash, stream, version, type, recorded_at, occurred_at, line";
 
@@ -328,41 +408,84 @@ const ROW_COLUMNS: &str = "seq, hash, stream, version, type, recorded_at, occurr
 const JOINED_COLUMNS: &str =
     "e.seq, e.hash, e.stream, e.version, e.type, e.recorded_at, e.occurred_at, e.line";
 
-fn row_from(r: &SqliteRow) -> Result<Row> {
+/// Column access shared by sqlx's rows and the blocking scan's rusqlite rows, so that both
+/// decode and check a stored row alike. It follows sqlx's decoding: a NULL reads as 0 or as
+/// empty, any other type mismatch as absent.
+trait Columns {
+    /// An INTEGER column.
+    fn int(&self, i: usize) -> Option<i64>;
+    /// A BLOB or TEXT column's bytes.
+    fn bytes(&self, i: usize) -> Option<&[u8]>;
+    /// A text column as stored; bytes that are not UTF-8 are replaced, so that the verifier
+    /// names the damaged entry instead of the read failing.
+    fn text(&self, i: usize) -> String;
+}
+
+impl Columns for SqliteRow {
+    fn int(&self, i: usize) -> Option<i64> {
+        self.try_get::<i64, _>(i).ok()
+    }
+    fn bytes(&self, i: usize) -> Option<&[u8]> {
+        self.try_get::<&[u8], _>(i).ok()
+    }
+    fn text(&self, i: usize) -> String {
+        match self.try_get::<&str, _>(i) {
+            Ok(text) => text.to_owned(),
+            Err(_) => self
+                .try_get::<&[u8], _>(i)
+                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Option<i64> {
+        match self.get_ref(i).ok()? {
+            ValueRef::Integer(v) => Some(v),
+            ValueRef::Null => Some(0),
+            _ => None,
+        }
+    }
+    fn bytes(&self, i: usize) -> Option<&[u8]> {
+        match self.get_ref(i).ok()? {
+            ValueRef::Blob(b) | ValueRef::Text(b) => Some(b),
+            ValueRef::Null => Some(&[]),
+            _ => None,
+        }
+    }
+    fn text(&self, i: usize) -> String {
+        match self.get_ref(i) {
+            Ok(ValueRef::Text(b) | ValueRef::Blob(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// An entry row of [`ROW_COLUMNS`], checked: a damaged one is an error naming its seq.
+fn row_from(r: &impl Columns) -> Result<Row> {
     // By position: the verifier reads every row, and names cost a lookup per column.
     let int = |i: usize, name: &str| -> Result<i64> {
-        r.try_get::<i64, _>(i)
-            .map_err(|_| StoreError::Damaged(format!("entries.{name} is not an integer")))
+        r.int(i)
+            .ok_or_else(|| StoreError::Damaged(format!("entries.{name} is not an integer")))
     };
     let seq = int(0, "seq")?;
     let damaged = |what: &str| StoreError::Damaged(format!("seq {seq}: {what}"));
     let non_negative = |i: usize, name: &str| -> Result<u64> {
         u64::try_from(int(i, name)?).map_err(|_| damaged(&format!("{name} is negative")))
     };
-    let hash: &[u8] = r.try_get(1).map_err(|_| damaged("hash is not a blob"))?;
+    let hash = r.bytes(1).ok_or_else(|| damaged("hash is not a blob"))?;
     let hash = <[u8; 32]>::try_from(hash).map_err(|_| damaged("hash is not 32 bytes"))?;
     Ok(Row {
         seq: non_negative(0, "seq")?,
         hash: ChainHash(hash),
-        stream: text(r, 2),
+        stream: r.text(2),
         version: non_negative(3, "version")?,
-        event_type: text(r, 4),
+        event_type: r.text(4),
         recorded_at_micros: int(5, "recorded_at")?,
         occurred_at_micros: int(6, "occurred_at")?,
-        line: text(r, 7),
+        line: r.text(7),
     })
-}
-
-/// A text column as stored; bytes that are not UTF-8 are replaced, so that the verifier names
-/// the damaged entry instead of the read failing.
-fn text(r: &SqliteRow, i: usize) -> String {
-    match r.try_get::<&str, _>(i) {
-        Ok(text) => text.to_owned(),
-        Err(_) => r
-            .try_get::<&[u8], _>(i)
-            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-            .unwrap_or_default(),
-    }
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -461,11 +584,11 @@ fn node_pos(level: u8, index: u64) -> Option<u64> {
         .filter(|pos| i64::try_from(*pos).is_ok())
 }
 
-/// Reads nodes as ranges of positions in a band: a verifier asks for every node a span of
-/// entries completes (a range per band), a proof for O(log n) scattered ones (a point each);
-/// both take one query whose every term is a search of the primary key. Rows in a range that
-/// were not asked for are dropped here.
-async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
+/// The queries that read `ids`: SQL with `?` parameters and their values. Nodes are read as
+/// ranges of positions in a band: a verifier asks for every node a span of entries completes
+/// (a range per band), a proof for O(log n) scattered ones (a point each); both take one query
+/// whose every term is a search of the primary key.
+fn node_queries(ids: &[NodeId]) -> Vec<(String, Vec<i64>)> {
     // A node beyond any position there can be is simply not found.
     let mut points: Vec<(u8, u64)> = ids
         .iter()
@@ -481,50 +604,48 @@ async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<O
             _ => ranges.push((band, pos, pos)),
         }
     }
+    ranges
+        .chunks(NODE_RANGES_MAX)
+        .map(|chunk| {
+            // UNION ALL of plain range scans: the ranges are disjoint, and an OR of them would
+            // make SQLite collect and deduplicate every row's key first.
+            let sql = vec![NODE_RANGE_SQL; chunk.len()].join(" UNION ALL ");
+            let params = chunk
+                .iter()
+                .flat_map(|(band, first, last)| [i64::from(*band), to_i64(*first), to_i64(*last)])
+                .collect();
+            (sql, params)
+        })
+        .collect()
+}
+
+const NODE_RANGE_SQL: &str =
+    "SELECT level, idx, hash, pos FROM tree_nodes WHERE band = ? AND pos BETWEEN ? AND ?";
+
+/// A row of [`NODE_RANGE_SQL`]; a damaged one counts as missing, and the caller names the node.
+fn node_of(r: &impl Columns) -> Option<(NodeId, Hash)> {
+    let level = r.int(0).and_then(|l| u8::try_from(l).ok())?;
+    let index = r.int(1).and_then(|i| u64::try_from(i).ok())?;
+    let hash = r.bytes(2).and_then(|h| <[u8; 32]>::try_from(h).ok())?;
+    let pos = r.int(3).and_then(|p| u64::try_from(p).ok());
+    // A row whose key does not match its level and index is damaged: missing.
+    (pos.is_some() && pos == node_pos(level, index)).then_some((NodeId { level, index }, hash))
+}
+
+/// Reads stored nodes (see [`node_queries`]); rows in a range that were not asked for are
+/// dropped here.
+async fn read_nodes(conn: &mut SqliteConnection, ids: &[NodeId]) -> Result<Vec<Option<Hash>>> {
     let mut found = crate::merkle::NodeMap::with_capacity_and_hasher(ids.len(), Default::default());
-    for chunk in ranges.chunks(NODE_RANGES_MAX) {
-        // UNION ALL of plain range scans: the ranges are disjoint, and an OR of them would make
-        // SQLite collect and deduplicate every row's key first.
-        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("");
-        for (i, (band, first, last)) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(" UNION ALL ");
-            }
-            q.push("SELECT level, idx, hash, pos FROM tree_nodes WHERE band = ")
-                .push_bind(i64::from(*band))
-                .push(" AND pos BETWEEN ")
-                .push_bind(to_i64(*first))
-                .push(" AND ")
-                .push_bind(to_i64(*last));
+    for (sql, params) in node_queries(ids) {
+        let mut q = sqlx::query(&sql);
+        for p in params {
+            q = q.bind(p);
         }
-        for r in q
-            .build()
+        let rows = q
             .fetch_all(&mut *conn)
             .await
-            .map_err(db("reading tree nodes"))?
-        {
-            // A damaged row counts as missing: the caller names the node.
-            let level = r
-                .try_get::<i64, _>(0)
-                .ok()
-                .and_then(|l| u8::try_from(l).ok());
-            let index = r
-                .try_get::<i64, _>(1)
-                .ok()
-                .and_then(|i| u64::try_from(i).ok());
-            let hash = r.try_get::<Vec<u8>, _>(2).ok();
-            let hash = hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok());
-            let pos = r
-                .try_get::<i64, _>(3)
-                .ok()
-                .and_then(|p| u64::try_from(p).ok());
-            if let (Some(level), Some(index), Some(hash)) = (level, index, hash) {
-                // A row whose key does not match its level and index is damaged: missing.
-                if pos.is_some() && pos == node_pos(level, index) {
-                    found.insert(NodeId { level, index }, hash);
-                }
-            }
-        }
+            .map_err(db("reading tree nodes"))?;
+        found.extend(rows.iter().filter_map(node_of));
     }
     Ok(ids.iter().map(|id| found.get(id).copied()).collect())
 }
@@ -731,5 +852,11 @@ impl Store for SqliteStore {
             .into_iter()
             .filter_map(|s| u64::try_from(s).ok())
             .collect())
+    }
+
+    fn scan(&self) -> Option<Arc<dyn Scan>> {
+        Some(Arc::new(SqliteScan {
+            path: self.path.clone(),
+        }))
     }
 }

@@ -12,12 +12,13 @@ use crate::entry::{ChainHash, ZERO_HASH};
 use crate::keys::{KeyChange, KeyRegistry, Purpose};
 use crate::merkle::{self, Frontier, Hash, NodeId, NodeMap};
 use crate::note::SignedCheckpoint;
-use crate::store::Row;
+use crate::store::{Row, Scan, StoreError};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::sync::mpsc;
-use work::{Done, Input, Pool, Summary};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use work::{Done, Input, Pool, Scanning, Summary, Work};
 
 /// Violations kept in a report; past this only the count grows, so that a wholly corrupt
 /// ledger cannot exhaust memory.
@@ -134,9 +135,10 @@ struct CheckpointCheck {
 
 /// Streams entries through every rule.
 ///
-/// The thread that feeds it only reads and hands out chunks; the workers check them and a
-/// walking thread of its own applies the sequential rules in seq order, so that reading the
-/// next entries (SQLite and its row hand-over) overlaps with walking the ones before.
+/// The thread that feeds it only reads and hands out chunks (or, with
+/// [`Verifier::feed_scan`], only positions that the workers read themselves); the workers
+/// check them and a walking thread of its own applies the sequential rules in seq order, so
+/// that reading and checking the next entries overlaps with walking the ones before.
 pub struct Verifier {
     walk: Walking,
     /// Entries handed to the workers so far (the next position to feed).
@@ -144,6 +146,8 @@ pub struct Verifier {
     /// Entries fed but not yet handed to the workers.
     chunk: Vec<Input>,
     pool: Pool,
+    /// The store reads of [`Verifier::feed_scan`], shared with the workers.
+    scanning: Option<Arc<Scanning>>,
 }
 
 /// Where the sequential rules' state is: here until the first chunk goes to the workers, then
@@ -187,6 +191,8 @@ struct Walk {
     wanted_nodes: HashSet<NodeId>,
     kept_nodes: HashMap<NodeId, Hash>,
     trusted: Option<(u64, Hash)>,
+    /// The first read that failed (see [`Verifier::feed_scan`]); the walk stops there.
+    read_error: Option<StoreError>,
 }
 
 impl Default for Verifier {
@@ -203,6 +209,7 @@ impl Verifier {
             fed: 0,
             chunk: Vec::with_capacity(CHUNK_ENTRIES),
             pool: Pool::start(),
+            scanning: None,
         }
     }
 
@@ -258,6 +265,44 @@ impl Verifier {
         }
     }
 
+    /// Feeds positions `fed()..end` from a store's blocking reads: each worker reads the rows of
+    /// the chunks it checks, and the stored tree nodes they complete, on a connection of its
+    /// own that it keeps for the next chunks. A position with no stored row is reported as
+    /// unreadable. Returns false, handing out no more positions, once a read has failed;
+    /// [`Verifier::finish_reading`] then returns that error.
+    pub fn feed_scan(&mut self, scan: &Arc<dyn Scan>, end: u64) -> bool {
+        self.submit();
+        let scanning = match &self.scanning {
+            Some(s) if Arc::ptr_eq(&s.source, scan) => s.clone(),
+            _ => self
+                .scanning
+                .insert(Arc::new(Scanning {
+                    source: scan.clone(),
+                    failed: AtomicBool::new(false),
+                    missing: AtomicU64::new(0),
+                }))
+                .clone(),
+        };
+        while self.fed < end {
+            if scanning.failed.load(Ordering::Relaxed) {
+                return false;
+            }
+            let (start, count) = (self.fed, (end - self.fed).min(CHUNK_ENTRIES as u64));
+            self.fed += count;
+            let scan = scanning.clone();
+            self.submit_work(start, Work::Read { count, scan });
+        }
+        !scanning.failed.load(Ordering::Relaxed)
+    }
+
+    /// Positions handed out by [`Verifier::feed_scan`] that the workers found without a row,
+    /// so far.
+    pub fn scan_missing(&self) -> u64 {
+        self.scanning
+            .as_ref()
+            .map_or(0, |s| s.missing.load(Ordering::Relaxed))
+    }
+
     /// Positions fed so far: the seq the next fed entry is expected to have.
     pub fn fed(&self) -> u64 {
         self.fed
@@ -277,7 +322,11 @@ impl Verifier {
         }
         let start = self.fed - self.chunk.len() as u64;
         let inputs = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_ENTRIES));
-        let result = self.pool.submit(start, inputs);
+        self.submit_work(start, Work::Inputs(inputs));
+    }
+
+    fn submit_work(&mut self, start: u64, work: Work) {
+        let result = self.pool.submit(start, work);
         if let Walking::Here(_) = self.walk {
             self.start_walking();
         }
@@ -317,7 +366,20 @@ impl Verifier {
 
     /// Finishes the walk: flushes signatures, checks what checkpoints remain and the trusted
     /// checkpoint's consistency, and returns the report.
-    pub fn finish(mut self) -> Report {
+    pub fn finish(self) -> Report {
+        match self.finish_reading() {
+            Ok(report) => report,
+            // Only a scan reads; whoever fed it calls finish_reading instead.
+            Err(e) => {
+                let mut walk = Walk::new();
+                walk.violation(None, Rule::Format, e.to_string());
+                walk.report
+            }
+        }
+    }
+
+    /// [`Verifier::finish`], or the error of a read that failed during [`Verifier::feed_scan`].
+    pub fn finish_reading(mut self) -> Result<Report, StoreError> {
         self.submit();
         let walk = match std::mem::replace(&mut self.walk, Walking::Gone) {
             Walking::Here(walk) => Some(walk),
@@ -328,11 +390,14 @@ impl Verifier {
             Walking::Gone => None,
         };
         match walk {
-            Some(walk) => walk.finish(),
+            Some(mut walk) => match walk.read_error.take() {
+                Some(e) => Err(e),
+                None => Ok(walk.finish()),
+            },
             None => {
                 let mut walk = Walk::new();
                 walk.violation(None, Rule::Format, "the verifier's walking thread failed");
-                walk.report
+                Ok(walk.report)
             }
         }
     }
@@ -371,6 +436,7 @@ impl Walk {
             wanted_nodes: HashSet::new(),
             kept_nodes: HashMap::new(),
             trusted: None,
+            read_error: None,
         }
     }
 
@@ -428,6 +494,16 @@ impl Walk {
 
     /// Applies the sequential rules to a checked chunk.
     fn walk(&mut self, start: u64, done: Done) {
+        // After a failed read the positions no longer line up; the walk's result is the error.
+        if self.read_error.is_some() {
+            return;
+        }
+        if let Some(e) = done.failed {
+            self.read_error = Some(e);
+            return;
+        }
+        // Before the chunk's leaves: they complete these nodes.
+        self.stored_nodes.extend(done.nodes);
         self.report.signatures += done.signatures;
         for (i, checked) in done.items.into_iter().enumerate() {
             let seq = start + i as u64;

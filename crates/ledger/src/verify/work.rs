@@ -6,11 +6,13 @@ use super::fast::FastEntry;
 use super::Rule;
 use crate::entry::{self, ChainHash, Entry};
 use crate::keys::{KeyChange, PublicKey};
-use crate::store::Row;
+use crate::merkle::{Hash, NodeId};
+use crate::store::{Row, Scan, ScanReader, StoreError};
 use crate::time::Timestamp;
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 /// One entry as it reaches the verifier.
@@ -69,9 +71,85 @@ pub(super) struct Checked {
 }
 
 /// A checked chunk.
+#[derive(Default)]
 pub(super) struct Done {
     pub(super) items: Vec<Checked>,
     pub(super) signatures: u64,
+    /// The stored tree nodes a read chunk's positions complete, as read with it.
+    pub(super) nodes: StoredNodes,
+    /// The read of the chunk failed; nothing of it was checked.
+    pub(super) failed: Option<StoreError>,
+}
+
+/// A chunk to check: entries fed, or positions the worker reads itself.
+pub(super) enum Work {
+    Inputs(Vec<Input>),
+    Read { count: u64, scan: Arc<Scanning> },
+}
+
+/// A store's blocking reads, shared by the workers for one walk.
+pub(super) struct Scanning {
+    pub(super) source: Arc<dyn Scan>,
+    /// Set by the first read that fails, so that no more positions are handed out.
+    pub(super) failed: AtomicBool,
+    /// Positions read that held no row.
+    pub(super) missing: AtomicU64,
+}
+
+/// Stored tree nodes by id, None where absent.
+type StoredNodes = Vec<(NodeId, Option<Hash>)>;
+
+/// A worker's read connection, kept for the chunks that follow, with what it reads.
+type Reader = Option<(Arc<Scanning>, Box<dyn ScanReader>)>;
+
+fn run(start: u64, work: Work, reader: &mut Reader) -> Done {
+    match work {
+        Work::Inputs(inputs) => check_chunk(start, inputs),
+        Work::Read { count, scan } => match read_chunk(start, count, &scan, reader) {
+            Ok((inputs, nodes)) => Done {
+                nodes,
+                ..check_chunk(start, inputs)
+            },
+            Err(e) => {
+                scan.failed.store(true, Ordering::Relaxed);
+                // The connection may be what failed: the next read opens another.
+                *reader = None;
+                Done {
+                    failed: Some(e),
+                    ..Done::default()
+                }
+            }
+        },
+    }
+}
+
+/// Reads positions `start..start + count` and the stored nodes they complete. A position with
+/// no stored row still takes its seq, as an unreadable entry.
+fn read_chunk(
+    start: u64,
+    count: u64,
+    scan: &Arc<Scanning>,
+    reader: &mut Reader,
+) -> Result<(Vec<Input>, StoredNodes), StoreError> {
+    let conn = match reader {
+        Some((of, conn)) if Arc::ptr_eq(of, scan) => conn,
+        slot => &mut slot.insert((scan.clone(), scan.source.open()?)).1,
+    };
+    let end = start.saturating_add(count);
+    let rows = conn.rows(start, count)?;
+    let ids = super::nodes_completed_by(start, end);
+    let stored = conn.nodes(&ids)?;
+    let found = rows.len() as u64;
+    scan.missing
+        .fetch_add(count.saturating_sub(found), Ordering::Relaxed);
+    let mut rows = rows.into_iter().peekable();
+    let inputs = (start..end)
+        .map(|pos| match rows.next_if(|row| row.seq == pos) {
+            Some(row) => Input::Row(row),
+            None => Input::Bad("no entry is stored at this seq".into()),
+        })
+        .collect();
+    Ok((inputs, ids.into_iter().zip(stored).collect()))
 }
 
 pub(super) struct SigCheck {
@@ -107,6 +185,7 @@ pub(super) fn check_chunk(start: u64, inputs: Vec<Input>) -> Done {
     let mut done = Done {
         items,
         signatures: sigs.len() as u64,
+        ..Done::default()
     };
     for (item, rule) in failed_signatures(&sigs) {
         let what = if rule == Rule::Signature {
@@ -454,7 +533,7 @@ fn small_order_y(point: &[u8; 32]) -> bool {
     SMALL_ORDER_Y.contains(&y)
 }
 
-type Job = (u64, Vec<Input>, mpsc::Sender<Done>);
+type Job = (u64, Work, mpsc::Sender<Done>);
 
 /// One thread per core, fed through a short queue so that memory stays bounded.
 pub(super) struct Pool {
@@ -470,16 +549,19 @@ impl Pool {
         let workers = (0..threads)
             .map(|_| {
                 let queue = queue.clone();
-                std::thread::spawn(move || loop {
-                    let job = match queue.lock() {
-                        Ok(q) => q.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((start, inputs, reply)) = job else {
-                        return;
-                    };
-                    // The walk may have stopped listening; the result is then not needed.
-                    let _ = reply.send(check_chunk(start, inputs));
+                std::thread::spawn(move || {
+                    let mut reader = None;
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((start, work, reply)) = job else {
+                            return;
+                        };
+                        // The walk may have stopped listening; the result is then not needed.
+                        let _ = reply.send(run(start, work, &mut reader));
+                    }
                 })
             })
             .collect();
@@ -490,15 +572,15 @@ impl Pool {
     }
 
     /// Queues a chunk (waiting while the queue is full) and returns where its result arrives.
-    pub(super) fn submit(&self, start: u64, inputs: Vec<Input>) -> mpsc::Receiver<Done> {
+    pub(super) fn submit(&self, start: u64, work: Work) -> mpsc::Receiver<Done> {
         let (reply, result) = mpsc::channel();
         let unsent = match &self.jobs {
-            Some(jobs) => jobs.send((start, inputs, reply)).err().map(|e| e.0),
-            None => Some((start, inputs, reply)),
+            Some(jobs) => jobs.send((start, work, reply)).err().map(|e| e.0),
+            None => Some((start, work, reply)),
         };
         // No worker left (one panicked): check here rather than lose the chunk.
-        if let Some((start, inputs, reply)) = unsent {
-            let _ = reply.send(check_chunk(start, inputs));
+        if let Some((start, work, reply)) = unsent {
+            let _ = reply.send(run(start, work, &mut None));
         }
         result
     }
