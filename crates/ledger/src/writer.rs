@@ -715,6 +715,13 @@ impl Sealer for Commit {
         }
     }
 
+    fn presealed(&self) -> Option<(u64, ChainHash, &SealedBatch)> {
+        match &self.plan {
+            Plan::Ready(sealed) => Some((sealed.base.0, sealed.base.1, &sealed.batch)),
+            Plan::Unsealed(_) => None,
+        }
+    }
+
     fn seal(&mut self, view: TxView) -> StoreResult<SealedBatch> {
         let ctx = self.ctx.clone();
         if let Plan::Ready(sealed) = &mut self.plan {

@@ -51,6 +51,15 @@ pub enum StoreError {
         /// What the database said.
         reason: String,
     },
+    /// A blocking write (a batch sealed before the lock, see [`Sealer::presealed`]) failed;
+    /// nothing of it was written.
+    #[error("database error while {doing}: {reason}")]
+    Write {
+        /// What the store was doing.
+        doing: &'static str,
+        /// What the database said.
+        reason: String,
+    },
 }
 
 /// Result of storage calls.
@@ -140,6 +149,13 @@ pub trait Sealer: Send {
     fn frontier_size(&self) -> u64;
     /// Builds the batch. An error aborts the transaction; nothing is written.
     fn seal(&mut self, view: TxView) -> Result<SealedBatch>;
+    /// A batch the sealer sealed before the lock, with the head it was sealed on (size and
+    /// last hash). A store may write it as it is, in one step, when that is still the stored
+    /// head, and then calls none of the methods above; when the head is another, or the store
+    /// has no such step, the sealer is used as usual.
+    fn presealed(&self) -> Option<(u64, ChainHash, &SealedBatch)> {
+        None
+    }
 }
 
 /// The reads a backend makes inside its write transaction, once the lock is held.
