@@ -173,6 +173,13 @@ async fn a_presealed_batch_that_fails_part_way_writes_nothing() {
     let err = store.append(&mut sealer).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert_eq!(head_of(&store).await, base, "part of the batch stayed");
+    // A row the schema refuses (version 0) is a failed write, not a conflict.
+    let mut refused = batch(&mut frontier.clone(), 4, 3);
+    refused.rows[1].version = 0;
+    let mut sealer = Presealed::new(base, refused, 3, frontier.clone());
+    let err = store.append(&mut sealer).await.unwrap_err();
+    assert!(matches!(err, StoreError::Write { .. }), "{err}");
+    assert_eq!(head_of(&store).await, base, "part of the batch stayed");
     // The transaction is gone: the next append goes through.
     append_presealed(&store, &mut frontier, 2).await;
     let stored = store.read(0, 1000).await.unwrap();

@@ -720,9 +720,18 @@ fn open_direct(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     Ok(conn)
 }
 
+/// A unique key broken is a conflict, as in [`db`]; anything else is a failed write.
 fn write_err(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |e| match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(doing),
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    move |e| match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.extended_code,
+                SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE
+            ) =>
+        {
+            StoreError::Conflict(doing)
+        }
         _ => StoreError::Write {
             doing,
             reason: e.to_string(),
