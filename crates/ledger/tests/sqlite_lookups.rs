@@ -1,10 +1,11 @@
 //! The SQLite store's lookups by entry hash and by (stream, version): entries are found whether
-//! they are already in the lookup tables (filled in bulk) or still in the tail after them, and
-//! a ledger made before those tables existed is migrated with its lookups intact.
+//! they are already in the lookup tables (filled in bulk, in a file of their own) or still in
+//! the tail after them; a ledger made before those tables existed keeps its lookups; a lookups
+//! file that is not these entries' is rebuilt; and appends never wait for the lookups' lock.
 
 use custodia_ledger::entry::ChainHash;
 use custodia_ledger::merkle::Frontier;
-use custodia_ledger::store::sqlite::SqliteStore;
+use custodia_ledger::store::sqlite::{lookups_path, SqliteStore};
 use custodia_ledger::store::{Result, Row, SealedBatch, Sealer, Store, TxView};
 use sqlx::{Connection as _, Executor as _, SqliteConnection};
 use std::collections::HashMap;
@@ -96,8 +97,10 @@ async fn exec(db: &Path, sql: &str) {
     conn.close().await.unwrap();
 }
 
+/// The lookups' `indexed_size` of the ledger at `db`.
 async fn indexed_size(db: &Path) -> i64 {
-    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+    let lookups = lookups_path(db);
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", lookups.display()))
         .await
         .unwrap();
     let n = sqlx::query_scalar("SELECT indexed_size FROM lookup_state")
@@ -163,9 +166,14 @@ async fn a_wrong_lookup_row_finds_nothing_rather_than_another_entry() {
     let store = SqliteStore::open(&db, true).await.unwrap();
     store.append(&mut Rows::new(30, &[])).await.unwrap();
     store.close().await;
-    exec(&db, "UPDATE entry_hashes SET seq = seq + 1 WHERE seq = 10").await;
+    let lookups = lookups_path(&db);
     exec(
-        &db,
+        &lookups,
+        "UPDATE entry_hashes SET seq = seq + 1 WHERE seq = 10",
+    )
+    .await;
+    exec(
+        &lookups,
         "UPDATE stream_versions SET seq = 11 WHERE stream = 'risk/R-3' AND version = 2",
     )
     .await;
@@ -230,7 +238,7 @@ async fn a_ledger_made_before_the_lookup_tables_keeps_its_lookups() {
     conn.close().await.unwrap();
 
     let store = SqliteStore::open(&db, false).await.unwrap();
-    assert_eq!(indexed_size(&db).await, 50);
+    // Found in the tail at first; in the lookup tables once the store has filled them.
     check_lookups(&store, 50).await;
     assert_eq!(
         store.read(0, 100).await.unwrap(),
@@ -243,6 +251,115 @@ async fn a_ledger_made_before_the_lookup_tables_keeps_its_lookups() {
     let scattered = [ids[40], ids[3], ids[17]];
     let found = store.nodes(&scattered).await.unwrap();
     assert_eq!(found, vec![want[40], want[3], want[17]]);
+    store.close().await;
+    assert_eq!(indexed_size(&db).await, 50);
+    let store = SqliteStore::open(&db, false).await.unwrap();
+    check_lookups(&store, 50).await;
+    store.close().await;
+}
+
+/// Rows of the fixed pattern `row`, but with other hashes: another ledger's entries.
+struct OtherRows(Rows);
+
+impl Sealer for OtherRows {
+    fn streams(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn frontier_size(&self) -> u64 {
+        self.0.frontier_size()
+    }
+    fn seal(&mut self, view: TxView) -> Result<SealedBatch> {
+        let mut batch = self.0.seal(view)?;
+        for r in &mut batch.rows {
+            r.hash = ChainHash(*blake3::hash(&(r.seq + 1_000_000).to_le_bytes()).as_bytes());
+        }
+        Ok(batch)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookups_file_of_other_entries_is_rebuilt_not_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A lookups file ahead of its ledger (the ledger restored from an older backup), one of
+    // another ledger of the same size, and one that is not a database at all.
+    let cases: [(&str, u64, bool); 3] = [
+        ("ahead", 60, false),
+        ("other", 40, true),
+        ("garbage", 0, false),
+    ];
+    for (name, donor_rows, other) in cases {
+        let db = dir.path().join(format!("{name}.db"));
+        let store = SqliteStore::open(&db, true).await.unwrap();
+        store.append(&mut Rows::new(40, &[])).await.unwrap();
+        store.close().await;
+        assert_eq!(indexed_size(&db).await, 40, "{name}");
+        let donor = dir.path().join(format!("{name}-donor.db"));
+        if donor_rows > 0 {
+            let store = SqliteStore::open(&donor, true).await.unwrap();
+            if other {
+                store
+                    .append(&mut OtherRows(Rows::new(donor_rows, &[])))
+                    .await
+                    .unwrap();
+            } else {
+                store.append(&mut Rows::new(donor_rows, &[])).await.unwrap();
+            }
+            store.close().await;
+            // The file with its write-ahead log, which may hold its latest pages.
+            for suffix in ["", "-wal", "-shm"] {
+                let with = |p: &Path| format!("{}{suffix}", lookups_path(p).display());
+                let _ = std::fs::remove_file(with(&db));
+                if suffix != "-shm" && Path::new(&with(&donor)).exists() {
+                    std::fs::copy(with(&donor), with(&db)).unwrap();
+                }
+            }
+        } else {
+            std::fs::write(lookups_path(&db), vec![0x5a; 8192]).unwrap();
+        }
+
+        let store = SqliteStore::open(&db, false).await.unwrap();
+        check_lookups(&store, 40).await;
+        if other {
+            let stranger = ChainHash(*blake3::hash(&1_000_005u64.to_le_bytes()).as_bytes());
+            assert_eq!(store.row_by_hash(&stranger).await.unwrap(), None, "{name}");
+        }
+        let mut asking = Rows::new(1, &["risk/R-2"]);
+        store.append(&mut asking).await.unwrap();
+        assert_eq!(
+            asking.seen.get("risk/R-2"),
+            Some(&last_version(40, 2)),
+            "{name}"
+        );
+        store.close().await;
+        assert_eq!(indexed_size(&db).await, 41, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_do_not_wait_for_the_lookups_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&db, true).await.unwrap();
+    store.append(&mut Rows::new(10, &[])).await.unwrap();
+    // Another connection holds the lookups' write lock, as a long fill does.
+    let lookups = lookups_path(&db);
+    let mut holder = SqliteConnection::connect(&format!("sqlite://{}", lookups.display()))
+        .await
+        .unwrap();
+    holder
+        .execute("BEGIN IMMEDIATE; UPDATE lookup_state SET indexed_size = indexed_size")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let mut asking = Rows::new(5, &["risk/R-1", "risk/R-9"]);
+        let appended =
+            tokio::time::timeout(std::time::Duration::from_secs(5), store.append(&mut asking))
+                .await;
+        assert!(matches!(appended, Ok(Ok(_))), "{appended:?}");
+    }
+    holder.execute("ROLLBACK").await.unwrap();
+    holder.close().await.unwrap();
+    check_lookups(&store, 25).await;
     store.close().await;
 }
 

@@ -5,7 +5,12 @@
 //! An append writes only the entry rows and tree nodes. The lookups by entry hash and by
 //! (stream, version) live in tables the maintenance task fills in bulk (`LOOKUP_ROWS` entries
 //! at a time, sorted): kept as indexes of every append, they dirtied two random pages per entry
-//! and were most of a commit's cost. Reads find entries not yet in them by scanning that short
+//! and were most of a commit's cost. They are in a file of their own beside the ledger
+//! ([`lookups_path`], attached as `lookups`), so that a fill takes that file's write lock and
+//! appends go on meanwhile; every other connection attaches it read-only, so that not even
+//! an append's `BEGIN IMMEDIATE` locks it. It only repeats the entries: a file that does not
+//! match them (another ledger's, one ahead of a ledger restored from a backup, an unreadable
+//! one) is emptied and filled again. Reads find entries not yet in them by scanning that short
 //! tail (`seq >= indexed_size`); the writer keeps the tail's stream versions in memory instead
 //! (`TailVersions`). Tree nodes are keyed by (band, pos, level) so that the nodes one commit
 //! completes share pages (migration 0003).
@@ -169,18 +174,14 @@ struct Maintenance {
 }
 
 impl Maintenance {
-    fn start(conn: SqliteConnection, writer: Arc<Mutex<WriteConn>>) -> Self {
+    fn start(conn: SqliteConnection) -> Self {
         let (committed, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(maintain(conn, writer, rx));
+        let task = tokio::spawn(maintain(conn, rx));
         Self { committed, task }
     }
 }
 
-async fn maintain(
-    mut conn: SqliteConnection,
-    writer: Arc<Mutex<WriteConn>>,
-    mut committed: mpsc::UnboundedReceiver<u64>,
-) {
+async fn maintain(mut conn: SqliteConnection, mut committed: mpsc::UnboundedReceiver<u64>) {
     // A tail left long (by another process, or a crash before closing) is indexed first; a
     // short one waits for the next bulk, so that opening a ledger to read or verify it does
     // not take the write lock.
@@ -197,10 +198,7 @@ async fn maintain(
         }
         if since_index >= LOOKUP_ROWS {
             since_index = 0;
-            // Filling the lookup tables takes SQLite's write lock; holding the writer's lock
-            // meanwhile makes the next append wait for exactly that long, where SQLite's busy
-            // handler would have it sleep in growing steps past the end.
-            let _writing = writer.lock().await;
+            // The lookups' own write lock: appends go on meanwhile.
             if let Err(e) = index_tail(&mut conn, LOOKUP_ROWS).await {
                 tracing::warn!(error = %e, "filling the lookup tables failed; will retry");
             }
@@ -224,12 +222,12 @@ async fn maintain(
 }
 
 /// Entries at or after this seq are not yet in the lookup tables.
-const INDEXED_SIZE: &str = "(SELECT indexed_size FROM lookup_state)";
+const INDEXED_SIZE: &str = "(SELECT indexed_size FROM lookups.lookup_state)";
 
 /// Adds the entries not yet in the lookup tables, in key order, when there are at least `min`.
 async fn index_tail(conn: &mut SqliteConnection, min: u64) -> Result<()> {
     let pending: i64 = sqlx::query_scalar(&format!(
-        "SELECT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries) - {INDEXED_SIZE}"
+        "SELECT (SELECT COALESCE(MAX(seq) + 1, 0) FROM main.entries) - {INDEXED_SIZE}"
     ))
     .fetch_one(&mut *conn)
     .await
@@ -238,14 +236,19 @@ async fn index_tail(conn: &mut SqliteConnection, min: u64) -> Result<()> {
         return Ok(());
     }
     // OR IGNORE: a damaged duplicate must not stop the lookups; the verifier reports it.
+    // A deferred transaction: its first statement takes the lookups' write lock and only a
+    // read snapshot of the ledger, which every statement after it sees too (so the size
+    // recorded is that of the entries copied), while appends go on.
     let filled = sqlx::query(&format!(
-        "BEGIN IMMEDIATE;
-         INSERT OR IGNORE INTO entry_hashes (hash, seq)
-             SELECT hash, seq FROM entries WHERE seq >= {INDEXED_SIZE} ORDER BY hash;
-         INSERT OR IGNORE INTO stream_versions (stream, version, seq)
-             SELECT stream, version, seq FROM entries WHERE seq >= {INDEXED_SIZE}
+        "BEGIN;
+         INSERT OR IGNORE INTO lookups.entry_hashes (hash, seq)
+             SELECT hash, seq FROM main.entries WHERE seq >= {INDEXED_SIZE} ORDER BY hash;
+         INSERT OR IGNORE INTO lookups.stream_versions (stream, version, seq)
+             SELECT stream, version, seq FROM main.entries WHERE seq >= {INDEXED_SIZE}
              ORDER BY stream, version;
-         UPDATE lookup_state SET indexed_size = (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries);
+         UPDATE lookups.lookup_state SET
+             indexed_size = (SELECT COALESCE(MAX(seq) + 1, 0) FROM main.entries),
+             indexed_hash = (SELECT hash FROM main.entries ORDER BY seq DESC LIMIT 1);
          COMMIT"
     ))
     .execute(&mut *conn)
@@ -256,6 +259,120 @@ async fn index_tail(conn: &mut SqliteConnection, min: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// The lookup tables' file, beside the ledger's.
+pub fn lookups_path(ledger: &Path) -> PathBuf {
+    let mut name = ledger.as_os_str().to_owned();
+    name.push("-lookups");
+    PathBuf::from(name)
+}
+
+/// The lookups file as an SQLite URI (so that it can be attached read-only).
+fn lookups_uri(path: &Path, read_only: bool) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str(if read_only { "?mode=ro" } else { "?mode=rwc" });
+    uri
+}
+
+async fn attach(conn: &mut SqliteConnection, uri: &str) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query("ATTACH DATABASE ?1 AS lookups")
+        .bind(uri)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The layout of the lookups file, in its `user_version`; another one is rebuilt.
+const LOOKUPS_LAYOUT: i64 = 1;
+
+/// Attaches the lookups file to the maintenance connection, creating it when it is missing,
+/// and empties it when it does not belong to these entries (another ledger's, or one ahead
+/// of a ledger restored from a backup): the fill then rebuilds it from the entries. A file
+/// SQLite cannot read is replaced.
+async fn open_lookups(conn: &mut SqliteConnection, path: &Path) -> std::result::Result<(), String> {
+    match try_open_lookups(conn, path).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "the lookup tables cannot be read; rebuilding them");
+            // The setup's transaction may be open.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            let _ = sqlx::query("DETACH DATABASE lookups")
+                .execute(&mut *conn)
+                .await;
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(name));
+            }
+            try_open_lookups(conn, path)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+async fn try_open_lookups(
+    conn: &mut SqliteConnection,
+    path: &Path,
+) -> std::result::Result<(), sqlx::Error> {
+    attach(conn, &lookups_uri(path, false)).await?;
+    // They repeat the entries: a fill lost to a power cut is only done again.
+    sqlx::query("PRAGMA lookups.journal_mode = WAL; PRAGMA lookups.synchronous = NORMAL")
+        .execute(&mut *conn)
+        .await?;
+    let layout: i64 = sqlx::query_scalar("PRAGMA lookups.user_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    let rebuild = if layout == LOOKUPS_LAYOUT {
+        ""
+    } else {
+        "DROP TABLE IF EXISTS lookups.entry_hashes;
+         DROP TABLE IF EXISTS lookups.stream_versions;
+         DROP TABLE IF EXISTS lookups.lookup_state;"
+    };
+    sqlx::query(&format!(
+        "BEGIN IMMEDIATE;
+         {rebuild}
+         CREATE TABLE IF NOT EXISTS lookups.entry_hashes (
+             hash BLOB PRIMARY KEY NOT NULL,
+             seq  INTEGER NOT NULL
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS lookups.stream_versions (
+             stream  TEXT NOT NULL,
+             version INTEGER NOT NULL,
+             seq     INTEGER NOT NULL,
+             PRIMARY KEY (stream, version)
+         ) WITHOUT ROWID;
+         -- Entries with seq below indexed_size are in both tables; indexed_hash is the hash
+         -- of the last of them, which ties the file to these entries.
+         CREATE TABLE IF NOT EXISTS lookups.lookup_state (
+             id           INTEGER PRIMARY KEY NOT NULL CHECK (id = 0),
+             indexed_size INTEGER NOT NULL,
+             indexed_hash BLOB
+         );
+         INSERT OR IGNORE INTO lookups.lookup_state (id, indexed_size) VALUES (0, 0);
+         PRAGMA lookups.user_version = {LOOKUPS_LAYOUT};
+         DELETE FROM lookups.entry_hashes WHERE {STRANGER};
+         DELETE FROM lookups.stream_versions WHERE {STRANGER};
+         UPDATE lookups.lookup_state SET indexed_size = 0, indexed_hash = NULL WHERE {STRANGER};
+         COMMIT"
+    ))
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+}
+
+/// True when the lookups were filled from other entries than these.
+const STRANGER: &str = "(SELECT indexed_size > 0 AND indexed_hash IS NOT
+     (SELECT hash FROM main.entries WHERE seq = indexed_size - 1) FROM lookups.lookup_state)";
 
 fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| match &source {
@@ -294,17 +411,40 @@ impl SqliteStore {
             .run_direct(&mut writer)
             .await
             .map_err(|e| open_err(format!("not a custodia ledger database, or damaged: {e}")))?;
-        let maintenance = SqliteConnection::connect_with(&writing)
+        // May create the lookups file (the ledger's exists by now: the writer opened it).
+        let mut maintenance =
+            SqliteConnection::connect_with(&writing.clone().create_if_missing(true))
+                .await
+                .map_err(|e| open_err(describe_open_error(&e)))?;
+        let lookups = lookups_path(path);
+        open_lookups(&mut maintenance, &lookups)
             .await
-            .map_err(|e| open_err(describe_open_error(&e)))?;
+            .map_err(|e| open_err(format!("the lookup tables ({}): {e}", lookups.display())))?;
+        // Everyone else reads the lookups: attached read-only, they take no write lock there,
+        // not even in an append's BEGIN IMMEDIATE (which locks every database it may write).
+        let read_lookups = lookups_uri(&lookups, true);
+        attach(&mut writer, &read_lookups)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
         // Readers stream many rows (a verification reads every one): a deep row buffer lets
         // the database thread run ahead instead of waking the reader for every few rows.
+        let uri = read_lookups.clone();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_connect(move |conn, _| {
+                let uri = uri.clone();
+                Box::pin(async move {
+                    sqlx::query("ATTACH DATABASE ?1 AS lookups")
+                        .bind(uri)
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
+            })
             .connect_with(options.read_only(true).row_buffer_size(READ_ROW_BUFFER))
             .await
             .map_err(|e| open_err(describe_open_error(&e)))?;
-        let direct = open_direct(path).map_err(|e| open_err(e.to_string()))?;
+        let direct = open_direct(path, &read_lookups).map_err(|e| open_err(e.to_string()))?;
         let writer = Arc::new(Mutex::new(WriteConn {
             conn: writer,
             tail: TailVersions::default(),
@@ -313,8 +453,8 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             pool,
-            writer: writer.clone(),
-            maintenance: Maintenance::start(maintenance, writer),
+            writer,
+            maintenance: Maintenance::start(maintenance),
         })
     }
 
@@ -554,7 +694,7 @@ async fn read_versions(
             b.push_bind(s);
         });
         q.push(format!(
-            ") SELECT stream, MAX(version) AS v FROM stream_versions
+            ") SELECT stream, MAX(version) AS v FROM lookups.stream_versions
                  WHERE stream IN wanted AND seq < {INDEXED_SIZE} GROUP BY stream"
         ));
         for r in q
@@ -706,10 +846,13 @@ async fn write_and_commit(conn: &mut SqliteConnection, batch: &SealedBatch) -> R
 }
 
 /// Opens the blocking write connection, set up as the sqlx write connection is.
-fn open_direct(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+fn open_direct(path: &Path, lookups_uri: &str) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
     let conn = rusqlite::Connection::open_with_flags(
         path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.execute_batch(&format!(
@@ -717,6 +860,7 @@ fn open_direct(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
          PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};
          PRAGMA cache_size = {WRITER_CACHE_KIB};"
     ))?;
+    conn.execute("ATTACH DATABASE ?1 AS lookups", [lookups_uri])?;
     Ok(conn)
 }
 
@@ -961,7 +1105,7 @@ impl Store for SqliteStore {
         // The lookup table names a seq; the entry itself must carry the hash.
         sqlx::query(&format!(
             "SELECT {ROW_COLUMNS} FROM entries
-                 WHERE seq = (SELECT seq FROM entry_hashes WHERE hash = ?1) AND hash = ?1
+                 WHERE seq = (SELECT seq FROM lookups.entry_hashes WHERE hash = ?1) AND hash = ?1
              UNION ALL
              SELECT * FROM (SELECT {ROW_COLUMNS} FROM entries
                  WHERE seq >= {INDEXED_SIZE} AND hash = ?1)
@@ -980,7 +1124,7 @@ impl Store for SqliteStore {
         sqlx::query(&format!(
             "SELECT {ROW_COLUMNS} FROM (
                  SELECT * FROM (SELECT {JOINED_COLUMNS}
-                     FROM stream_versions sv JOIN entries e ON e.seq = sv.seq
+                     FROM lookups.stream_versions sv JOIN main.entries e ON e.seq = sv.seq
                      WHERE sv.stream = ?1 AND sv.version >= ?2 AND sv.seq < {INDEXED_SIZE}
                          AND e.stream = sv.stream AND e.version = sv.version
                      ORDER BY sv.version LIMIT ?3)
