@@ -238,7 +238,9 @@ async fn index_tail(conn: &mut SqliteConnection, min: u64) -> Result<()> {
     // OR IGNORE: a damaged duplicate must not stop the lookups; the verifier reports it.
     // A deferred transaction: its first statement takes the lookups' write lock and only a
     // read snapshot of the ledger, which every statement after it sees too (so the size
-    // recorded is that of the entries copied), while appends go on.
+    // recorded is that of the entries copied), while appends go on. Another process's fill
+    // may hold an older snapshot: the size only grows, since writers trust the tables for
+    // every entry below a size they once read.
     let filled = sqlx::query(&format!(
         "BEGIN;
          INSERT OR IGNORE INTO lookups.entry_hashes (hash, seq)
@@ -248,7 +250,8 @@ async fn index_tail(conn: &mut SqliteConnection, min: u64) -> Result<()> {
              ORDER BY stream, version;
          UPDATE lookups.lookup_state SET
              indexed_size = (SELECT COALESCE(MAX(seq) + 1, 0) FROM main.entries),
-             indexed_hash = (SELECT hash FROM main.entries ORDER BY seq DESC LIMIT 1);
+             indexed_hash = (SELECT hash FROM main.entries ORDER BY seq DESC LIMIT 1)
+             WHERE (SELECT COALESCE(MAX(seq) + 1, 0) FROM main.entries) > indexed_size;
          COMMIT"
     ))
     .execute(&mut *conn)
