@@ -99,10 +99,8 @@ async fn exec(db: &Path, sql: &str) {
 
 /// The lookups' `indexed_size` of the ledger at `db`.
 async fn indexed_size(db: &Path) -> i64 {
-    let lookups = lookups_path(db);
-    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", lookups.display()))
-        .await
-        .unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(lookups_path(db));
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
     let n = sqlx::query_scalar("SELECT indexed_size FROM lookup_state")
         .fetch_one(&mut conn)
         .await
@@ -492,4 +490,28 @@ async fn the_writer_reads_versions_right_across_indexing_and_other_writers() {
     store.append(&mut sealer).await.unwrap();
     check(&sealer, size);
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_under_a_path_with_uri_characters_finds_its_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    // '?', '#' and '%' mean something in the URI the lookups file is attached by.
+    let data = dir.path().join("site?a=1#b%20é");
+    std::fs::create_dir_all(&data).unwrap();
+    let db = data.join("ledger.db");
+    let store = SqliteStore::open(&db, true).await.unwrap();
+    store.append(&mut Rows::new(30, &[])).await.unwrap();
+    store.close().await;
+    assert_eq!(indexed_size(&db).await, 30);
+    let store = SqliteStore::open(&db, false).await.unwrap();
+    check_lookups(&store, 30).await;
+    store.close().await;
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("ledger.db")),
+        "{names:?}"
+    );
 }
