@@ -436,13 +436,7 @@ impl SqliteStore {
             .max_connections(4)
             .after_connect(move |conn, _| {
                 let uri = uri.clone();
-                Box::pin(async move {
-                    sqlx::query("ATTACH DATABASE ?1 AS lookups")
-                        .bind(uri)
-                        .execute(conn)
-                        .await
-                        .map(|_| ())
-                })
+                Box::pin(async move { attach(conn, &uri).await })
             })
             .connect_with(options.read_only(true).row_buffer_size(READ_ROW_BUFFER))
             .await
