@@ -168,6 +168,7 @@ impl Writer {
             tip: None,
             versions: HashMap::new(),
             versions_at: None,
+            settled_from: None,
             batch_max: config.batch_entries_max.max(1),
         };
         tokio::spawn(run(store, task, rx, committed.clone()));
@@ -234,6 +235,9 @@ struct WriterTask {
     /// batch reads only the versions of streams it has not seen.
     versions: HashMap<String, u64>,
     versions_at: Option<(u64, ChainHash)>,
+    /// Every stream with an entry at or after this seq is in `versions`: the others'
+    /// versions can be read from the store without its lock (see [`Store::settled_versions`]).
+    settled_from: Option<u64>,
     batch_max: usize,
 }
 
@@ -269,7 +273,7 @@ async fn run(
     let max = task.batch_max;
     let (to_commit, commits) = mpsc::channel(COMMITS_QUEUED_MAX);
     let (done_tx, mut done) = mpsc::unbounded_channel();
-    tokio::spawn(commit_each(store, commits, done_tx));
+    tokio::spawn(commit_each(store.clone(), commits, done_tx));
     let mut queued: Vec<Pending> = Vec::with_capacity(max);
     // Batches handed to the committer and not yet back.
     let mut outstanding = 0usize;
@@ -297,6 +301,12 @@ async fn run(
             }
         } else if queued.is_empty() && (!open || rx.recv_many(&mut queued, max).await == 0) {
             break;
+        }
+        let sealing = !queued.is_empty()
+            && (outstanding == 0
+                || (outstanding <= COMMITS_QUEUED_MAX && queued.len() >= answered.min(max)));
+        if sealing {
+            task.learn_settled(&*store, &queued).await;
         }
         let seal_now = match outstanding {
             0 => !queued.is_empty(),
@@ -328,6 +338,42 @@ impl WriterTask {
             && pending
                 .iter()
                 .all(|p| self.versions.contains_key(p.event.event().stream()))
+    }
+
+    /// Looks up, without the store's lock, the versions of streams in `pending` the cache does
+    /// not know, when the store can vouch for them: their batch can then be sealed on the tip
+    /// instead of under the lock, which would hold up the pipeline (every new stream is one).
+    async fn learn_settled(&mut self, store: &dyn Store, pending: &[Pending]) {
+        let Some(settled_from) = self.settled_from else {
+            return;
+        };
+        let tip_head = self.tip.as_ref().map(|t| (t.head.size, t.head.last_hash));
+        if tip_head.is_none() || tip_head != self.versions_at {
+            return;
+        }
+        let mut unknown: Vec<String> = pending
+            .iter()
+            .map(|p| p.event.event().stream())
+            .filter(|s| !self.versions.contains_key(*s))
+            .map(str::to_owned)
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        unknown.sort_unstable();
+        unknown.dedup();
+        match store.settled_versions(&unknown, settled_from).await {
+            Ok(Some(found)) => {
+                for (stream, version) in found {
+                    self.versions.entry(stream).or_insert(version);
+                }
+            }
+            Ok(None) => {}
+            // Not fatal: the batch is sealed under the lock, where a real fault shows.
+            Err(e) => {
+                tracing::debug!(error = %e, "reading stream versions ahead of the lock failed")
+            }
+        }
     }
 
     /// Makes the commit for `pending`: sealed on the tip when it can be, otherwise left to be
@@ -403,6 +449,9 @@ impl WriterTask {
             || self.versions.len() + sealed.placed.len() > CACHED_STREAMS_MAX
         {
             self.versions.clear();
+            // What the cache holds from now on: this batch's streams and those of every batch
+            // after it.
+            self.settled_from = Some(sealed.base.0);
         }
         self.versions
             .extend(sealed.placed.iter().map(|(s, v)| (s.clone(), *v)));
@@ -492,6 +541,7 @@ impl WriterTask {
         self.tip = None;
         self.versions.clear();
         self.versions_at = None;
+        self.settled_from = None;
     }
 }
 

@@ -515,3 +515,54 @@ async fn a_ledger_under_a_path_with_uri_characters_finds_its_lookups() {
         "{names:?}"
     );
 }
+
+/// A writer asks, without the lock, for versions of streams it knows have no entry from some
+/// seq on: the store answers from the lookup tables only once they hold every entry before that
+/// seq, and otherwise says it cannot tell, so that no version is ever read short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_are_read_without_the_lock_only_where_the_tables_hold_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&db, true).await.unwrap();
+    let mut sealer = Rows::new(500, &[]);
+    let mut size = 0;
+    while size < 12_000 {
+        store.append(&mut sealer).await.unwrap();
+        size += 500;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while indexed_size(&db).await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let indexed = u64::try_from(indexed_size(&db).await).unwrap();
+    assert!(
+        (8192..size).contains(&indexed),
+        "indexed {indexed} of {size}"
+    );
+    let mut asked: Vec<String> = (0..STREAMS).map(stream_of).collect();
+    asked.push("risk/R-none".into());
+    let at = |n: u64| -> HashMap<String, u64> {
+        let mut want: HashMap<String, u64> = (0..STREAMS)
+            .map(|s| (stream_of(s), last_version(n, s)))
+            .collect();
+        want.insert("risk/R-none".into(), 0);
+        want
+    };
+    let found = store.settled_versions(&asked, indexed).await.unwrap();
+    assert_eq!(found, Some(at(indexed)), "settled from the indexed size");
+    let found = store.settled_versions(&asked, 100).await.unwrap();
+    assert_eq!(found, Some(at(indexed)), "settled from earlier");
+    // Entries from `indexed` on are not in the tables: a writer that only knows its streams
+    // are settled from later on gets no answer.
+    assert_eq!(
+        store.settled_versions(&asked, indexed + 1).await.unwrap(),
+        None
+    );
+    assert_eq!(store.settled_versions(&asked, size).await.unwrap(), None);
+    store.close().await;
+    // Closing indexes the rest.
+    let store = SqliteStore::open(&db, false).await.unwrap();
+    let found = store.settled_versions(&asked, size).await.unwrap();
+    assert_eq!(found, Some(at(size)), "after closing");
+    store.close().await;
+}

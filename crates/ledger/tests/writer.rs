@@ -286,3 +286,122 @@ async fn a_failed_write_never_leaves_a_gap_or_a_batch_sealed_on_it() {
     }
     assert_verifies(&**ledger.store()).await;
 }
+
+/// Appends `rounds` versions to each stream `risk/S-{s}` of `streams`, one task each, checking
+/// each receipt's version against the stream's version before (`before`).
+async fn append_rounds(
+    ledger: &Arc<Ledger>,
+    streams: std::ops::Range<u64>,
+    rounds: u64,
+    before: u64,
+) {
+    let tasks: Vec<_> = streams
+        .map(|s| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let stream = format!("risk/S-{s}");
+                for n in 1..=rounds {
+                    let receipt = ledger
+                        .append(request(&stream, 1, n, Expect::Next))
+                        .await
+                        .unwrap();
+                    assert_eq!(receipt.version, before + n, "{stream}");
+                }
+                // A stale expectation is a conflict at the version really there.
+                let stale = ledger
+                    .append(request(&stream, before + rounds, 0, Expect::Exact))
+                    .await;
+                assert!(
+                    matches!(&stale, Err(AppendError::Conflict { actual, .. }) if *actual == before + rounds),
+                    "{stream}: {stale:?}"
+                );
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// A writer that has just opened a ledger knows no stream's version; it reads the versions of
+/// streams it has not seen yet ahead of the store's lock where the store can vouch for them.
+/// Streams written before it opened, brand-new ones, and (after a crash, with the newest
+/// entries not yet in the lookup tables) streams written just before the crash all continue
+/// at their right versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_written_before_the_writer_started_continue_their_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path()).await;
+    let ledger = Arc::new(Ledger::open(dir.path()).await.unwrap());
+    append_rounds(&ledger, 0..48, 3, 0).await;
+    let head = ledger.store().head().await.unwrap().size;
+    // Dropped: its store fills the lookup tables with what is left as it closes.
+    drop(ledger);
+    let db = dir.path().join("ledger.db");
+    wait_indexed(&db, head).await;
+    // Reopened: everything is in the lookup tables, and the writer knows nothing.
+    let ledger = Arc::new(Ledger::open(dir.path()).await.unwrap());
+    tokio::join!(
+        append_rounds(&ledger, 0..48, 2, 3),
+        append_rounds(&ledger, 48..96, 2, 0)
+    );
+    let head = ledger.store().head().await.unwrap().size;
+    drop(ledger);
+    wait_indexed(&db, head).await;
+    // A process that dies after its appends, before it fills the lookup tables.
+    let data = dir.path().to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ledger = Arc::new(Ledger::open(&data).await.unwrap());
+            append_rounds(&ledger, 0..48, 1, 5).await;
+            append_rounds(&ledger, 48..96, 1, 2).await;
+            // Never closed: its connections are left as a killed process leaves them.
+            std::mem::forget(ledger);
+        });
+        rt.shutdown_background();
+    })
+    .join()
+    .unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path()).await.unwrap());
+    let head = ledger.store().head().await.unwrap().size;
+    let indexed = lookups_indexed_size(&db).await;
+    assert!(
+        indexed < head,
+        "the crash left a tail out of the tables: {indexed} of {head}"
+    );
+    tokio::join!(
+        append_rounds(&ledger, 0..48, 2, 6),
+        append_rounds(&ledger, 48..96, 2, 3)
+    );
+    assert_verifies(&**ledger.store()).await;
+}
+
+/// Waits for a dropped ledger's store to fill its lookup tables up to `head`.
+async fn wait_indexed(db: &Path, head: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lookups_indexed_size(db).await < head && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(lookups_indexed_size(db).await, head);
+}
+
+async fn lookups_indexed_size(db: &Path) -> u64 {
+    use sqlx::Connection as _;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(custodia_ledger::store::sqlite::lookups_path(db))
+        .read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT indexed_size FROM lookup_state")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    u64::try_from(n).unwrap()
+}

@@ -239,4 +239,16 @@ pub trait Store: Send + Sync + 'static {
     fn scan(&self) -> Option<Arc<dyn Scan>> {
         None
     }
+    /// Current versions of `streams` (absent: no events yet), read without the write lock by
+    /// a writer that knows none of them has an entry at or after seq `settled_from`, so that
+    /// a read of any committed state at or past it is their current state. `None` when the
+    /// store cannot vouch for its answer that way; the writer then reads them under the lock.
+    async fn settled_versions(
+        &self,
+        streams: &[String],
+        settled_from: u64,
+    ) -> Result<Option<HashMap<String, u64>>> {
+        let _ = (streams, settled_from);
+        Ok(None)
+    }
 }

@@ -1186,4 +1186,61 @@ impl Store for SqliteStore {
             path: self.path.clone(),
         }))
     }
+
+    async fn settled_versions(
+        &self,
+        streams: &[String],
+        settled_from: u64,
+    ) -> Result<Option<HashMap<String, u64>>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db("reading stream versions"))?;
+        let mut versions = HashMap::with_capacity(streams.len());
+        for chunk in streams.chunks(INSERT_ROWS_MAX) {
+            // One statement, one snapshot: the versions are those of the indexed entries it
+            // reports, which answer for a stream only if the entries it may have are all indexed.
+            let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("WITH wanted (stream) AS (");
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s);
+            });
+            q.push(format!(
+                ") SELECT NULL AS stream, NULL AS v, {INDEXED_SIZE} AS indexed
+                 UNION ALL
+                 SELECT stream, MAX(version), NULL FROM lookups.stream_versions
+                     WHERE stream IN wanted AND seq < {INDEXED_SIZE} GROUP BY stream"
+            ));
+            let rows = q
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("reading stream versions"))?;
+            let read = |r: &SqliteRow| -> std::result::Result<_, sqlx::Error> {
+                Ok((
+                    r.try_get::<Option<String>, _>("stream")?,
+                    r.try_get::<Option<i64>, _>("v")?,
+                    r.try_get::<Option<i64>, _>("indexed")?,
+                ))
+            };
+            for r in &rows {
+                match read(r).map_err(db("reading stream versions"))? {
+                    (None, _, indexed) => {
+                        let indexed = indexed.and_then(|i| u64::try_from(i).ok()).unwrap_or(0);
+                        if indexed < settled_from {
+                            return Ok(None);
+                        }
+                    }
+                    (Some(stream), v, _) => {
+                        let v = v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+                        versions.insert(stream, v);
+                    }
+                }
+            }
+        }
+        for stream in streams {
+            versions.entry(stream.clone()).or_insert(0);
+        }
+        Ok(Some(versions))
+    }
 }
