@@ -12,6 +12,7 @@
 //! `cargo bench -p custodia-ledger --bench ledger` (`CUSTODIA_BENCH_ENTRIES`, default 1,000,000,
 //! sets the size of the verified ledger; `CUSTODIA_BENCH_APPEND_ONLY=1` runs only the appends;
 //! `CUSTODIA_BENCH_POSTGRES_URL=postgres://…` measures PostgreSQL appends beside SQLite's;
+//! `CUSTODIA_BENCH_APPEND_SECS` sets each append run's length, 4 s by default;
 //! `CUSTODIA_BENCH_BATCH_SIZES=256,1024,…` prints the coalesced rate at each batch size).
 
 use custodia_ledger::bundle;
@@ -415,7 +416,14 @@ async fn postgres_append_rate(url: &str, writers: usize) -> f64 {
 }
 
 async fn rate_of(ledger: Arc<Ledger>, writers: usize) -> f64 {
-    let run_for = Duration::from_secs(4);
+    // CUSTODIA_BENCH_APPEND_SECS (default 4) sets each append run's length. A new ledger's
+    // WAL grows for its first 64 MiB (about 2.5 s at 64 writers here) and is then reused in
+    // place, which syncs faster: a longer run weighs the sustained rate more.
+    let secs = std::env::var("CUSTODIA_BENCH_APPEND_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let run_for = Duration::from_secs(secs);
     let start = Instant::now();
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
