@@ -361,22 +361,28 @@ async fn appends_do_not_wait_for_the_lookups_lock() {
     store.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tail_is_indexed_while_appends_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ledger.db");
-    let store = SqliteStore::open(&db, true).await.unwrap();
+/// A new ledger at `db` with 12,000 entries, well past one bulk of the lookup tables, once the
+/// store (not closed) has indexed some; with the sealer and the size.
+async fn past_one_bulk(db: &Path) -> (SqliteStore, Rows, u64) {
+    let store = SqliteStore::open(db, true).await.unwrap();
     let mut sealer = Rows::new(500, &[]);
     let mut size = 0;
-    // Well past one bulk of the lookup tables, without closing.
     while size < 12_000 {
         store.append(&mut sealer).await.unwrap();
         size += 500;
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while indexed_size(&db).await == 0 && std::time::Instant::now() < deadline {
+    while indexed_size(db).await == 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    (store, sealer, size)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_is_indexed_while_appends_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let (store, _, size) = past_one_bulk(&db).await;
     let indexed = indexed_size(&db).await;
     assert!(
         (8192..=12_000).contains(&indexed),
@@ -523,17 +529,10 @@ async fn a_ledger_under_a_path_with_uri_characters_finds_its_lookups() {
 async fn versions_are_read_without_the_lock_only_where_the_tables_hold_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
-    let store = SqliteStore::open(&db, true).await.unwrap();
-    let mut sealer = Rows::new(500, &[]);
-    let mut size = 0;
-    while size < 12_000 {
-        store.append(&mut sealer).await.unwrap();
-        size += 500;
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while indexed_size(&db).await == 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (store, mut sealer, mut size) = past_one_bulk(&db).await;
+    // A tail after the indexed entries, too short for the next bulk.
+    store.append(&mut sealer).await.unwrap();
+    size += 500;
     let indexed = u64::try_from(indexed_size(&db).await).unwrap();
     assert!(
         (8192..size).contains(&indexed),

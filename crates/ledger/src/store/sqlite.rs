@@ -677,6 +677,21 @@ fn head_from(row: Option<&SqliteRow>) -> Result<Head> {
     })
 }
 
+/// The newest version of each stream of `chunk` among the indexed entries, as a query: `wanted`
+/// holds the streams; `select` is what precedes the grouped versions (each row: stream, v, and
+/// a null `indexed`).
+fn indexed_versions_query<'a>(chunk: &'a [String], select: &str) -> QueryBuilder<'a, Sqlite> {
+    let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("WITH wanted (stream) AS (");
+    q.push_values(chunk, |mut b, s| {
+        b.push_bind(s);
+    });
+    q.push(format!(
+        ") {select} SELECT stream, MAX(version) AS v, NULL AS indexed FROM lookups.stream_versions
+             WHERE stream IN wanted AND seq < {INDEXED_SIZE} GROUP BY stream"
+    ));
+    q
+}
+
 /// The streams' current versions: the lookup table for the indexed entries, the write
 /// connection's map for the tail.
 async fn read_versions(
@@ -686,15 +701,7 @@ async fn read_versions(
 ) -> Result<HashMap<String, u64>> {
     let mut versions = HashMap::with_capacity(streams.len());
     for chunk in streams.chunks(INSERT_ROWS_MAX) {
-        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("WITH wanted (stream) AS (");
-        q.push_values(chunk, |mut b, s| {
-            b.push_bind(s);
-        });
-        q.push(format!(
-            ") SELECT stream, MAX(version) AS v FROM lookups.stream_versions
-                 WHERE stream IN wanted AND seq < {INDEXED_SIZE} GROUP BY stream"
-        ));
-        for r in q
+        for r in indexed_versions_query(chunk, "")
             .build()
             .fetch_all(&mut *conn)
             .await
@@ -1201,17 +1208,10 @@ impl Store for SqliteStore {
         for chunk in streams.chunks(INSERT_ROWS_MAX) {
             // One statement, one snapshot: the versions are those of the indexed entries it
             // reports, which answer for a stream only if the entries it may have are all indexed.
-            let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("WITH wanted (stream) AS (");
-            q.push_values(chunk, |mut b, s| {
-                b.push_bind(s);
-            });
-            q.push(format!(
-                ") SELECT NULL AS stream, NULL AS v, {INDEXED_SIZE} AS indexed
-                 UNION ALL
-                 SELECT stream, MAX(version), NULL FROM lookups.stream_versions
-                     WHERE stream IN wanted AND seq < {INDEXED_SIZE} GROUP BY stream"
-            ));
-            let rows = q
+            // The first row, with no stream, reports the indexed size.
+            let select =
+                format!("SELECT NULL AS stream, NULL AS v, {INDEXED_SIZE} AS indexed UNION ALL");
+            let rows = indexed_versions_query(chunk, &select)
                 .build()
                 .fetch_all(&mut *conn)
                 .await
