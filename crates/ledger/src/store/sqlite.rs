@@ -221,8 +221,15 @@ async fn maintain(mut conn: SqliteConnection, mut committed: mpsc::UnboundedRece
     let _ = conn.close().await;
 }
 
+macro_rules! indexed_size {
+    () => {
+        "(SELECT indexed_size FROM lookups.lookup_state)"
+    };
+}
 /// Entries at or after this seq are not yet in the lookup tables.
-const INDEXED_SIZE: &str = "(SELECT indexed_size FROM lookups.lookup_state)";
+const INDEXED_SIZE: &str = indexed_size!();
+/// The indexed size on its own: a statement a connection prepares once and keeps.
+const INDEXED_SIZE_SQL: &str = concat!("SELECT ", indexed_size!());
 
 /// Adds the entries not yet in the lookup tables, in key order, when there are at least `min`.
 async fn index_tail(conn: &mut SqliteConnection, min: u64) -> Result<()> {
@@ -968,7 +975,8 @@ fn write_presealed(
         }
     }
     let indexed: i64 = tx
-        .query_row(&format!("SELECT {INDEXED_SIZE}"), [], |r| r.get(0))
+        .prepare_cached(INDEXED_SIZE_SQL)
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
         .map_err(write_err(doing))?;
     tx.commit().map_err(write_err(doing))?;
     Ok(Presealed::Written {
