@@ -265,20 +265,24 @@ pub fn write_layout(value: &Value, out: &mut Vec<u8>) -> Result<(), ValueError> 
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
-                write_string(key, out);
-                out.extend_from_slice(b": ");
-                write_layout(item, out)?;
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_layout_object(map, out)?,
         scalar => write_jcs(scalar, out)?,
     }
+    Ok(())
+}
+
+/// Appends the stored layout of an object (see [`write_layout`]).
+pub fn write_layout_object(map: &Map<String, Value>, out: &mut Vec<u8>) -> Result<(), ValueError> {
+    out.push(b'{');
+    for (i, (key, item)) in map.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        write_string(key, out);
+        out.extend_from_slice(b": ");
+        write_layout(item, out)?;
+    }
+    out.push(b'}');
     Ok(())
 }
 

@@ -221,13 +221,64 @@ impl Event {
     /// Every rule, including the size limit: for events about to be appended.
     fn check(&self) -> Result<(), EntryError> {
         self.check_fields()?;
-        let value = self.to_value();
-        canonical::check_values(&value)?;
-        let mut layout = Vec::new();
-        canonical::write_layout(&value, &mut layout)?;
+        // The paths `check_values` would name on the whole event: only these members hold
+        // values the field rules do not cover.
+        canonical::check_object(&self.data, "$.data")?;
+        canonical::check_object(&self.meta, "$.meta")?;
+        let mut layout = Vec::with_capacity(512);
+        self.write_layout(&mut layout)?;
         if layout.len() > EVENT_BYTES_MAX {
             return Err(EntryError::TooLarge(layout.len()));
         }
+        Ok(())
+    }
+
+    /// Appends the stored layout of [`Self::to_value`], written from the fields: building the
+    /// value first copied the whole payload on every append.
+    fn write_layout(&self, out: &mut Vec<u8>) -> Result<(), canonical::ValueError> {
+        out.extend_from_slice(b"{\"stream\": ");
+        canonical::write_string(&self.stream, out);
+        out.extend_from_slice(b", \"version\": ");
+        push_decimal(out, self.version);
+        out.extend_from_slice(b", \"type\": ");
+        canonical::write_string(&self.event_type, out);
+        out.extend_from_slice(b", \"schema\": ");
+        push_decimal(out, self.schema);
+        out.extend_from_slice(b", \"occurred_at\": ");
+        canonical::write_string(&self.occurred_at.to_string(), out);
+        out.extend_from_slice(b", \"actor\": ");
+        canonical::write_string(&self.actor, out);
+        out.extend_from_slice(b", \"data\": ");
+        canonical::write_layout_object(&self.data, out)?;
+        if !self.meta.is_empty() {
+            out.extend_from_slice(b", \"meta\": ");
+            canonical::write_layout_object(&self.meta, out)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// Appends JCS of [`Self::to_value`], written from the fields (members in key order).
+    fn write_jcs(&self, out: &mut Vec<u8>) -> Result<(), canonical::ValueError> {
+        out.extend_from_slice(b"{\"actor\":");
+        canonical::write_string(&self.actor, out);
+        out.extend_from_slice(b",\"data\":");
+        canonical::write_jcs_object_except(&self.data, &[], out)?;
+        if !self.meta.is_empty() {
+            out.extend_from_slice(b",\"meta\":");
+            canonical::write_jcs_object_except(&self.meta, &[], out)?;
+        }
+        out.extend_from_slice(b",\"occurred_at\":");
+        canonical::write_string(&self.occurred_at.to_string(), out);
+        out.extend_from_slice(b",\"schema\":");
+        push_decimal(out, self.schema);
+        out.extend_from_slice(b",\"stream\":");
+        canonical::write_string(&self.stream, out);
+        out.extend_from_slice(b",\"type\":");
+        canonical::write_string(&self.event_type, out);
+        out.extend_from_slice(b",\"version\":");
+        push_decimal(out, self.version);
+        out.push(b'}');
         Ok(())
     }
 
@@ -547,10 +598,10 @@ pub struct PreparedEvent {
 impl PreparedEvent {
     /// Writes the event's canonical pieces (the event passed every rule when it was built).
     pub fn new(event: Event) -> Result<Self, EntryError> {
-        let value = event.to_value();
-        let jcs = canonical::jcs(&value)?;
+        let mut jcs = Vec::with_capacity(512);
+        event.write_jcs(&mut jcs)?;
         let mut layout = Vec::with_capacity(jcs.len() + 64);
-        canonical::write_layout(&value, &mut layout)?;
+        event.write_layout(&mut layout)?;
         let digits = event.version.to_string();
         let jcs_tail = format!("\"version\":{digits}}}");
         let mut layout_head = Vec::with_capacity(event.stream.len() + 32);
@@ -944,6 +995,56 @@ mod tests {
             data.as_object().unwrap().clone(),
         )
         .unwrap()
+    }
+
+    /// Payload values within the value rules: nested, with non-ASCII and escaped text.
+    fn payload_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            "[a-z_]{0,8}",
+            "[\\u{0}-\\u{7f}]{0,6}",
+            "[é€😀\\u{1f}\"\\\\ a-z]{0,6}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-canonical::MAX_SAFE_INTEGER..=canonical::MAX_SAFE_INTEGER).prop_map(Value::from),
+            text.clone().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::vec((text.clone(), inner), 0..4)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn payload() -> impl proptest::strategy::Strategy<Value = Map<String, Value>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(("[a-zé€😀_]{1,6}", payload_value()), 0..5)
+            .prop_map(|members| members.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        /// The append path writes an event's canonical bytes and layout from its fields; they
+        /// must be those of its JSON value, which the verifier and other languages rebuild.
+        #[test]
+        fn an_events_bytes_written_from_its_fields_are_those_of_its_value(
+            data in payload(),
+            meta in payload(),
+            version in 1u64..=canonical::MAX_SAFE_INTEGER as u64,
+        ) {
+            let event = Event { data, meta, version, ..event() };
+            let mut jcs = Vec::new();
+            event.write_jcs(&mut jcs).unwrap();
+            proptest::prop_assert_eq!(&jcs, &canonical::jcs(&event.to_value()).unwrap());
+            let mut layout = Vec::new();
+            event.write_layout(&mut layout).unwrap();
+            let mut expected = Vec::new();
+            canonical::write_layout(&event.to_value(), &mut expected).unwrap();
+            proptest::prop_assert_eq!(layout, expected);
+        }
     }
 
     #[test]
