@@ -245,7 +245,7 @@ impl Event {
         out.extend_from_slice(b", \"schema\": ");
         push_decimal(out, self.schema);
         out.extend_from_slice(b", \"occurred_at\": ");
-        canonical::write_string(&self.occurred_at.to_string(), out);
+        self.occurred_at.write_json(out);
         out.extend_from_slice(b", \"actor\": ");
         canonical::write_string(&self.actor, out);
         out.extend_from_slice(b", \"data\": ");
@@ -269,7 +269,7 @@ impl Event {
             canonical::write_jcs_object_except(&self.meta, &[], out)?;
         }
         out.extend_from_slice(b",\"occurred_at\":");
-        canonical::write_string(&self.occurred_at.to_string(), out);
+        self.occurred_at.write_json(out);
         out.extend_from_slice(b",\"schema\":");
         push_decimal(out, self.schema);
         out.extend_from_slice(b",\"stream\":");
