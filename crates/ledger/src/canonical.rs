@@ -237,14 +237,25 @@ pub fn write_jcs_object_except(
     } else {
         members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
     }
+    write_members(members, (b",", b":"), write_jcs, out)
+}
+
+/// Appends `{`, each member as key, `colon`, value (written by `write`) with `comma` between
+/// them, and `}`: the one object writer of both JCS and the stored layout.
+fn write_members<'a>(
+    members: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    (comma, colon): (&[u8], &[u8]),
+    write: fn(&Value, &mut Vec<u8>) -> Result<(), ValueError>,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
     out.push(b'{');
     for (i, (key, item)) in members.into_iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.extend_from_slice(comma);
         }
         write_string(key, out);
-        out.push(b':');
-        write_jcs(item, out)?;
+        out.extend_from_slice(colon);
+        write(item, out)?;
     }
     out.push(b'}');
     Ok(())
@@ -273,17 +284,7 @@ pub fn write_layout(value: &Value, out: &mut Vec<u8>) -> Result<(), ValueError> 
 
 /// Appends the stored layout of an object (see [`write_layout`]).
 pub fn write_layout_object(map: &Map<String, Value>, out: &mut Vec<u8>) -> Result<(), ValueError> {
-    out.push(b'{');
-    for (i, (key, item)) in map.iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b", ");
-        }
-        write_string(key, out);
-        out.extend_from_slice(b": ");
-        write_layout(item, out)?;
-    }
-    out.push(b'}');
-    Ok(())
+    write_members(map, (b", ", b": "), write_layout, out)
 }
 
 /// Writes a JSON string with the minimal escaping of RFC 8785 §3.2.2.2 (ECMAScript's
