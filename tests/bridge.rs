@@ -2,7 +2,7 @@
 //! connection (exit 2), an unreachable server named (exit 3), the help that says what is
 //! published. With `CUSTODIA_TEST_NATS_URL` and `--ignored`, also the process
 //! killed with SIGKILL twice while the ledger grows, then every entry in the stream once, in
-//! order (the library is tested in more depth in `crates/api/tests/nats.rs`).
+//! order (the library is tested in more depth in `crates/bridge/tests/nats.rs`).
 
 use std::process::{Command, Output, Stdio};
 

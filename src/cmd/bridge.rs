@@ -3,7 +3,7 @@
 use crate::exit::{self, as_input};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use custodia_api::bridge::{self, Bridge, BridgeConfig, BridgeError};
+use custodia_bridge::{self as bridge, Bridge, BridgeConfig, BridgeError};
 use std::io::Write as _;
 use std::time::Duration;
 

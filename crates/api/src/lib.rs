@@ -65,7 +65,6 @@
 #![warn(missing_docs)]
 
 pub mod auth;
-pub mod bridge;
 mod commands;
 pub mod error;
 mod events;

@@ -1,5 +1,28 @@
+//! # custodia-bridge: committed entries to a message broker
+//!
 //! The NATS JetStream bridge: every committed entry, published once, in seq order, to a
-//! subject per stream kind; resumes after a restart without a gap or a duplicate.
+//! subject per stream kind; resumes after a restart without a gap or a duplicate. It reads a
+//! ledger's [`Store`] and needs no key. It is **not** part of the HTTP API (which depends on no
+//! broker client), and it decides nothing about entries: it publishes the stored lines as they
+//! are. `custodia bridge nats` runs it.
+//!
+//! ## Main types
+//!
+//! * [`BridgeConfig`] — the server, subjects, stream and limits; [`BridgeConfig::check`] refuses
+//!   unusable settings before anything is contacted.
+//! * [`Bridge`] — connected to a server over a store: [`Bridge::position`] reads where the
+//!   stream ends, [`Bridge::run`] publishes from there until told to stop.
+//! * [`BridgeError`] — why it could not start or stopped.
+//!
+//! ```
+//! use custodia_bridge::{BridgeConfig, BridgeError};
+//!
+//! let mut config = BridgeConfig::new("nats://bridge:secret@127.0.0.1:4222");
+//! assert!(config.check().is_ok());
+//! config.prefix = "custodia.*".into(); // subjects are <prefix>.<kind>: no wildcards
+//! assert!(matches!(config.check(), Err(BridgeError::Config { setting: "--prefix", .. })));
+//! assert_eq!(custodia_bridge::redact(&config.url), "nats://***@127.0.0.1:4222");
+//! ```
 //!
 //! ## What is published
 //!
@@ -58,6 +81,8 @@
 //! * A stream that was purged (empty, but it held messages) cannot tell where to resume; the
 //!   bridge refuses it rather than republish the whole ledger. Delete the stream to start over.
 //! * An existing stream's duplicate window, storage and limits are left as they are.
+
+#![warn(missing_docs)]
 
 use async_nats::jetstream::{self, context::PublishErrorKind, stream};
 use async_nats::HeaderMap;

@@ -8,7 +8,7 @@
 //! subject prefix of its own, deleted at the end.
 
 use async_nats::jetstream::{self, consumer::pull};
-use custodia_api::bridge::{
+use custodia_bridge::{
     Bridge, BridgeConfig, BridgeError, Position, HEADER_MSG_ID, HEADER_SEQ, HEADER_STREAM,
     HEADER_TYPE,
 };
