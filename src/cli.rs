@@ -1,6 +1,13 @@
-//! The command line: every command, argument and help text.
+//! The command line: every command, argument and help text, and the parsers of argument values.
+//! Commands (`cmd/`) take these types; none declares arguments of its own.
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use custodia_api::read_models::REGISTERS;
+use custodia_bridge as bridge;
+use custodia_domain::Timestamp;
+use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
@@ -130,7 +137,7 @@ committed to: a rewritten past is caught even if every key was stolen.")]
     #[command(after_help = "\
 Requests authenticate with `Authorization: Bearer <token>`; make tokens with `custodia tokens
 create`. The OpenAPI document is at /v1/openapi.json.")]
-    Serve(crate::cmd::serve::ServeArgs),
+    Serve(ServeArgs),
     /// The first five minutes: a ledger loaded with a year of a reference SMS, verified and
     /// summarized; `--serve` then serves it.
     #[command(after_help = "\
@@ -138,10 +145,10 @@ Creates DATA (default ./custodia-data) with the GlobalLogistics scenario, each e
 the domain and sealed in scenario order; prints the top risks, open and overdue corrective
 actions, the KPI board, an excerpt of the latest management review pack, the latest
 checkpoint and the verification result. Run again on the same DATA, it shows what is there.")]
-    Demo(crate::cmd::demo::DemoArgs),
+    Demo(DemoArgs),
     /// Create, list and revoke API tokens (stored hashed in DATA/api.db).
     #[command(subcommand)]
-    Tokens(crate::cmd::tokens::TokensCommand),
+    Tokens(TokensCommand),
     /// Print the registers as they stood at a date: as of a transaction time, valid at a
     /// business time, or both. Read-only; needs no key.
     #[command(after_help = "\
@@ -152,15 +159,15 @@ replays it. --valid-at folds the events that happened by DATE (a back-dated repo
 Statuses such as `overdue` are computed at --valid-at, else --as-of. The output states the
 ledger size the answer corresponds to. An --as-of before the ledger's genesis entry is refused;
 a --valid-at before any event gives empty registers (history may be imported back-dated).")]
-    Replay(crate::cmd::replay::ReplayArgs),
+    Replay(ReplayArgs),
     /// Talk to a running `custodia serve`: submit events attested with a local key file, or
     /// send domain commands.
     #[command(subcommand)]
-    Client(crate::cmd::client::ClientCommand),
+    Client(ClientCommand),
     /// Publish every committed entry to a message broker (NATS JetStream), resuming after a
     /// restart without gaps or duplicates.
     #[command(subcommand)]
-    Bridge(crate::cmd::bridge::BridgeCommand),
+    Bridge(BridgeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -320,4 +327,287 @@ pub(crate) struct RevokeArgs {
     /// Why it is revoked (recorded in the ledger).
     #[arg(long)]
     pub(crate) reason: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+    /// Serve the demo ledger over HTTP afterwards.
+    #[arg(long)]
+    pub(crate) serve: bool,
+    /// Address to serve on, with --serve.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokensCommand {
+    /// Create a token for a principal with a role; prints the secret once.
+    #[command(after_help = "\
+Roles: admin, top_management, security_manager, risk_owner (read and write), auditor (read,
+verify, cosign checkpoints; never write), subscriber (the event stream only). The principal is
+the actor recorded in every event written with the token. Only the token's SHA-256 is stored:
+keep the printed secret, it cannot be shown again.")]
+    Create(CreateArgs),
+    /// List tokens (id, principal, role, created, revoked); never the secrets.
+    List(DataDir),
+    /// Revoke a token by its id.
+    Revoke {
+        #[command(flatten)]
+        data: DataDir,
+        /// The token's id, as `tokens list` prints it (tok_…).
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+    /// Who the token acts for, as <class>:<name> (e.g. user:alice@acme.example).
+    #[arg(long)]
+    pub(crate) principal: String,
+    /// What it may do: admin, top_management, security_manager, risk_owner, auditor, subscriber.
+    #[arg(long)]
+    pub(crate) role: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("time").required(true).multiple(true).args(["as_of", "valid_at"])
+))]
+pub(crate) struct ReplayArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+    /// Transaction time: the registers as the ledger knew them then (entries recorded by DATE).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub(crate) as_of: Option<Timestamp>,
+    /// Business time: what was true then (events that happened by DATE), as known now or, with
+    /// --as-of, as known at that time.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub(crate) valid_at: Option<Timestamp>,
+    /// A register to print (repeatable); default: every register.
+    #[arg(long = "register", value_name = "NAME", value_parser = PossibleValuesParser::new(REGISTERS))]
+    pub(crate) registers: Vec<String>,
+    /// At most this many rows per register (by id); default: all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: Option<u64>,
+    /// Print one JSON document (every row in full) instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// A date argument: RFC 3339, or `YYYY-MM-DD` for the end of that day in UTC (the last
+/// microsecond), so that a plain date includes everything that happened on it.
+pub(crate) fn parse_date(text: &str) -> Result<Timestamp, String> {
+    let b = text.as_bytes();
+    let plain = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if plain {
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
+        return Timestamp::from_date(num(0..4) as i32, num(5..7), num(8..10))
+            .map(|day| day.plus_days(1).plus_micros(-1))
+            .ok_or_else(|| format!("{text} is not a calendar date"));
+    }
+    let micros = custodia_ledger::time::Timestamp::normalize(text)
+        .map_err(|e| {
+            format!("{e}; expected RFC 3339 (2026-03-15T09:00:00Z) or a date (2026-03-15)")
+        })?
+        .micros();
+    Timestamp::from_micros(micros).ok_or_else(|| format!("{text} is out of range"))
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
+    /// Attest events with a local key file and submit them to a running server.
+    #[command(after_help = "\
+Each event of FILE (one JSON object, or JSON Lines, as for `custodia append`) is checked, then
+attested with KEYFILE (Ed25519 over the event digest, LEDGER-FORMAT §3) and sent to
+POST /v1/events in file order. The event's actor must be the token's principal, its version the
+stream's next, and the key registered to attest for that actor. Prints one JSON receipt per
+accepted event; the first refusal is printed (status, rule, detail) and nothing after it is sent.
+Exit 2 when the server refused a request (4xx), 3 when it could not be reached or failed (5xx).")]
+    Submit(SubmitArgs),
+    /// Send one domain command to a running server.
+    #[command(after_help = "\
+FILE holds {\"action\": \"assess\", \"data\": {…}} and optionally \"occurred_at\" (RFC 3339, not in
+the future). The actor is the token's principal. Without --expect-version the stream's current
+version is read from the server first (a concurrent writer then gets the conflict, not you).
+Prints one JSON receipt per entry the command recorded.")]
+    Command(CommandArgs),
+}
+
+/// An API token; its `Debug` never shows it.
+#[derive(Clone)]
+pub(crate) struct Token(String);
+
+impl Token {
+    /// The secret, for the `Authorization` header only.
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+// Parsing never fails: clap's message for an invalid value would repeat the value, so the
+// token is checked in `cmd::client`, whose messages do not.
+impl std::str::FromStr for Token {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Token(s.trim().to_owned()))
+    }
+}
+
+/// Where the server is and how to authenticate.
+#[derive(Debug, Args)]
+pub(crate) struct Server {
+    /// The server's base URL, e.g. http://127.0.0.1:8080 (https works too).
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: String,
+    /// The API token (from `custodia tokens create`). Prefer the environment variable: a
+    /// command line is visible to other users of the machine.
+    #[arg(
+        long,
+        env = "CUSTODIA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: Token,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SubmitArgs {
+    #[command(flatten)]
+    pub(crate) server: Server,
+    /// The author's key file (passphrase from CUSTODIA_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "KEYFILE")]
+    pub(crate) key: PathBuf,
+    /// The JSON or JSON Lines file of events ("-" reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CommandArgs {
+    #[command(flatten)]
+    pub(crate) server: Server,
+    /// The stream kind, e.g. risk.
+    #[arg(long, value_name = "KIND")]
+    pub(crate) kind: String,
+    /// The record id, e.g. R-0007.
+    #[arg(long, value_name = "ID")]
+    pub(crate) id: String,
+    /// The command file ("-" reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The stream version you decided on (0 for a new record).
+    #[arg(long, value_name = "N")]
+    pub(crate) expect_version: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BridgeCommand {
+    /// Publish every committed entry to NATS JetStream, once, in seq order, and keep following
+    /// the ledger.
+    #[command(after_help = "\
+Each entry becomes one message on subject <prefix>.<kind>, kind being the part of its stream
+before '/' (genesis and key entries: <prefix>.ledger). The payload is the entry's stored line,
+as GET /v1/entries serves it, so receivers can check hashes and prev links. Headers:
+  Nats-Msg-Id      the entry hash (hex): the server drops a republish within its duplicate window
+  Custodia-Seq     the entry's seq
+  Custodia-Stream  its stream, <kind>/<id>
+  Custodia-Type    its event type
+  Nats-Expected-Last-Sequence  the stream sequence of the entry before: no message is stored
+                   out of order, so the stream never has a hole
+
+The JetStream stream (--stream, subjects <prefix>.>) is created if missing; one with other
+subjects is refused. The stream is the only record of progress: on start, and after a NATS
+failure, the bridge reads the stream's last message, checks that it is this ledger's entry, and
+continues with the next seq. A crash or restart therefore loses nothing and publishes nothing
+twice. It reads the ledger only (no key needed) and polls for new entries every --poll-ms.
+Stop with Ctrl-C or SIGTERM. Progress is logged with -v.")]
+    Nats(NatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NatsArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+    /// The NATS server.
+    #[arg(long, value_name = "URL", env = "CUSTODIA_NATS_URL")]
+    pub(crate) url: String,
+    /// Subjects are <PREFIX>.<kind>.
+    #[arg(long, default_value = bridge::DEFAULT_PREFIX)]
+    pub(crate) prefix: String,
+    /// The JetStream stream's name.
+    #[arg(long, default_value = bridge::DEFAULT_STREAM)]
+    pub(crate) stream: String,
+    /// The duplicate window, in seconds, of a stream the bridge creates (an existing stream
+    /// keeps its own).
+    #[arg(long, value_name = "SECS", default_value_t = bridge::DEFAULT_DUPLICATE_WINDOW.as_secs())]
+    pub(crate) duplicate_window: u64,
+    /// Unacknowledged publishes at most.
+    #[arg(long, value_name = "N", default_value_t = bridge::DEFAULT_IN_FLIGHT)]
+    pub(crate) in_flight: usize,
+    /// Milliseconds between reads of the ledger once it is all published.
+    #[arg(long, value_name = "MS", default_value_t = bridge::DEFAULT_POLL_INTERVAL.as_millis() as u64)]
+    pub(crate) poll_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_date_is_the_end_of_that_day_in_utc() {
+        let t = parse_date("2026-03-15").unwrap();
+        assert_eq!(t.to_string(), "2026-03-15T23:59:59.999999Z");
+        let t = parse_date("2026-03-15T10:00:00+02:00").unwrap();
+        assert_eq!(t.to_string(), "2026-03-15T08:00:00.000000Z");
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "15/03/2026",
+            "2026-03-15T25:00:00Z",
+            "",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any instant in the ledger's form reads back as itself, and its calendar date alone
+        /// means the last microsecond of that day: never before the instant, and before the
+        /// next day begins.
+        #[test]
+        fn a_date_covers_every_instant_of_its_day(micros in -62_135_596_800_000_000i64..253_402_214_400_000_000) {
+            let t = Timestamp::from_micros(micros).unwrap();
+            let text = t.to_string();
+            proptest::prop_assert_eq!(parse_date(&text).unwrap(), t);
+            let end = parse_date(&text[..10]).unwrap();
+            proptest::prop_assert!(end >= t);
+            proptest::prop_assert!(end.micros() - t.micros() < 86_400_000_000);
+            proptest::prop_assert_eq!(&end.to_string()[..10], &text[..10]);
+        }
+    }
 }

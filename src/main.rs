@@ -8,8 +8,11 @@
 mod cli;
 mod cmd;
 mod exit;
+mod input;
 mod progress;
 mod secrets;
+mod shutdown;
+mod text;
 
 use clap::Parser as _;
 use std::io::IsTerminal as _;

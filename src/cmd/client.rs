@@ -8,15 +8,13 @@
 //! [`Token`] whose `Debug` is redacted, and redirects are not followed, so it cannot be
 //! forwarded to another host.
 
-use super::append::{list_problems, read_events, read_input};
+use crate::cli::{ClientCommand, CommandArgs, Server, SubmitArgs, Token};
 use crate::exit::{self, bad_input};
+use crate::input::{list_problems, read_events, read_input};
 use crate::secrets::read_key_file;
 use anyhow::Context as _;
 use base64::Engine as _;
-use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long one request may take before the client gives up (exit 3).
@@ -25,92 +23,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const RESPONSE_BYTES_MAX: usize = 1024 * 1024;
 /// The largest command file.
 const COMMAND_FILE_BYTES_MAX: u64 = 1024 * 1024;
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum ClientCommand {
-    /// Attest events with a local key file and submit them to a running server.
-    #[command(after_help = "\
-Each event of FILE (one JSON object, or JSON Lines, as for `custodia append`) is checked, then
-attested with KEYFILE (Ed25519 over the event digest, LEDGER-FORMAT §3) and sent to
-POST /v1/events in file order. The event's actor must be the token's principal, its version the
-stream's next, and the key registered to attest for that actor. Prints one JSON receipt per
-accepted event; the first refusal is printed (status, rule, detail) and nothing after it is sent.
-Exit 2 when the server refused a request (4xx), 3 when it could not be reached or failed (5xx).")]
-    Submit(SubmitArgs),
-    /// Send one domain command to a running server.
-    #[command(after_help = "\
-FILE holds {\"action\": \"assess\", \"data\": {…}} and optionally \"occurred_at\" (RFC 3339, not in
-the future). The actor is the token's principal. Without --expect-version the stream's current
-version is read from the server first (a concurrent writer then gets the conflict, not you).
-Prints one JSON receipt per entry the command recorded.")]
-    Command(CommandArgs),
-}
-
-/// An API token; its `Debug` never shows it.
-#[derive(Clone)]
-pub(crate) struct Token(String);
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-// Parsing never fails: clap's message for an invalid value would repeat the value, so the
-// token is checked in `Api::new`, whose messages do not.
-impl std::str::FromStr for Token {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Token(s.trim().to_owned()))
-    }
-}
-
-/// Where the server is and how to authenticate.
-#[derive(Debug, Args)]
-pub(crate) struct Server {
-    /// The server's base URL, e.g. http://127.0.0.1:8080 (https works too).
-    #[arg(long, value_name = "URL")]
-    url: String,
-    /// The API token (from `custodia tokens create`). Prefer the environment variable: a
-    /// command line is visible to other users of the machine.
-    #[arg(
-        long,
-        env = "CUSTODIA_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    token: Token,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct SubmitArgs {
-    #[command(flatten)]
-    server: Server,
-    /// The author's key file (passphrase from CUSTODIA_KEY_PASSPHRASE or a prompt).
-    #[arg(long, value_name = "KEYFILE")]
-    key: PathBuf,
-    /// The JSON or JSON Lines file of events ("-" reads stdin).
-    #[arg(long, value_name = "FILE")]
-    file: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct CommandArgs {
-    #[command(flatten)]
-    server: Server,
-    /// The stream kind, e.g. risk.
-    #[arg(long, value_name = "KIND")]
-    kind: String,
-    /// The record id, e.g. R-0007.
-    #[arg(long, value_name = "ID")]
-    id: String,
-    /// The command file ("-" reads stdin).
-    #[arg(long, value_name = "FILE")]
-    file: PathBuf,
-    /// The stream version you decided on (0 for a new record).
-    #[arg(long, value_name = "N")]
-    expect_version: Option<u64>,
-}
 
 pub(crate) async fn run(command: ClientCommand) -> anyhow::Result<u8> {
     match command {
@@ -149,7 +61,7 @@ impl Api {
                 server.url
             )));
         }
-        let token = &server.token.0;
+        let token = server.token.secret();
         if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
             return Err(bad_input(
                 "--token (or CUSTODIA_TOKEN): a token is printable ASCII without spaces, as \
@@ -179,7 +91,7 @@ impl Api {
         let mut request = self
             .http
             .request(method.clone(), &url)
-            .bearer_auth(&self.token.0);
+            .bearer_auth(self.token.secret());
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -228,7 +140,7 @@ fn refused(what: &str, reply: &Reply) -> anyhow::Error {
         }
         None => format!(
             "{what}: unexpected answer {status}: {}",
-            super::replay::short(reply.text.trim(), 200)
+            crate::text::short(reply.text.trim(), 200)
         ),
     };
     if status.is_client_error() {

@@ -2,23 +2,20 @@
 //! (GlobalLogistics' year) through the domain into it in scenario order, verifies it, prints
 //! what a security manager looks at first, and with `--serve` serves it.
 
-use super::replay::short;
-use crate::cli::{DataDir, Location};
+use crate::cli::{DataDir, DemoArgs, Location};
 use crate::exit::{self, bad_input};
+use crate::text::short;
 use anyhow::Context as _;
-use clap::Args;
 use custodia_domain::scenario::{self, ScenarioConfig};
 use custodia_domain::Timestamp;
 use custodia_ledger::entry::Event;
-use custodia_ledger::ledger::{InitOptions, Ledger, DB_FILE};
-use custodia_ledger::store::postgres::PgStore;
+use custodia_ledger::ledger::{InitOptions, Ledger};
 use custodia_ledger::store::Store;
 use custodia_ledger::writer::{AppendRequest, Expect};
 use custodia_projections::kpi::{Board, MeanDuration, Ratio};
 use custodia_projections::review::{Period, ReviewPack};
 use custodia_projections::rows::{CorrectiveActionRow, RiskRow};
 use custodia_projections::{Model, Projector, ProjectorConfig, SnapshotStore};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Risks shown in the summary.
@@ -28,21 +25,9 @@ const LIST_MAX: usize = 8;
 /// The summary fits a 100-column terminal.
 const WIDTH: usize = 99;
 
-#[derive(Debug, Args)]
-pub(crate) struct DemoArgs {
-    #[command(flatten)]
-    data: crate::cli::DataDir,
-    /// Serve the demo ledger over HTTP afterwards.
-    #[arg(long)]
-    serve: bool,
-    /// Address to serve on, with --serve.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-}
-
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let data = &args.data;
-    if holds_ledger(data).await? {
+    if super::holds_ledger(data).await? {
         println!(
             "{} already holds a ledger: showing it as it is",
             data.display()
@@ -67,20 +52,6 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn holds_ledger(data: &DataDir) -> anyhow::Result<bool> {
-    match data.location() {
-        Location::Dir(dir) => Ok(dir.join(DB_FILE).exists()),
-        Location::Postgres(url) => {
-            let store = PgStore::open(&url)
-                .await
-                .with_context(|| format!("opening {}", data.display()))?;
-            let named = store.meta("name").await?.is_some();
-            store.close().await;
-            Ok(named)
-        }
-    }
-}
-
 /// Creates the ledger and appends the scenario's envelopes in their order.
 async fn load(data: &DataDir) -> anyhow::Result<()> {
     let options = InitOptions {
@@ -98,7 +69,7 @@ async fn load(data: &DataDir) -> anyhow::Result<()> {
             })?;
         }
         Location::Postgres(url) => {
-            super::init::init_postgres(&url, data, &options).await?;
+            super::create_on_postgres(&url, data, &options).await?;
         }
     }
     println!(

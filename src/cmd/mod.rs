@@ -1,22 +1,25 @@
-//! One module per command; [`run`] dispatches and returns the exit code.
+//! One module per command; [`run`] dispatches and returns the exit code. This module is also
+//! the one place that opens (or, on PostgreSQL, creates) a ledger's store for a command.
 
 mod append;
-pub(crate) mod bridge;
-pub(crate) mod client;
-pub(crate) mod demo;
-pub(crate) mod init;
+mod bridge;
+mod client;
+mod demo;
+mod init;
 mod keys;
 mod prove;
-pub(crate) mod replay;
-pub(crate) mod serve;
-pub(crate) mod tokens;
+mod replay;
+mod serve;
+mod tokens;
 mod verify;
 
-use crate::cli::{Command, DataDir, KeysCommand, Location, ProveCommand};
+use crate::cli::{
+    Command, DataDir, KeysCommand, Location, ProveCommand, NODE_KEY_NAME, ROOT_KEY_NAME,
+};
 use crate::exit::{self, bad_input};
 use anyhow::Context as _;
 use custodia_ledger::keys::SecretKey;
-use custodia_ledger::ledger::{Ledger, DB_FILE};
+use custodia_ledger::ledger::{InitOptions, InitReport, Ledger, DB_FILE};
 use custodia_ledger::store::postgres::PgStore;
 use custodia_ledger::store::sqlite::SqliteStore;
 use custodia_ledger::store::Store;
@@ -116,8 +119,7 @@ pub(crate) async fn open_store(data: &DataDir) -> anyhow::Result<AnyStore> {
             Ok(AnyStore::Sqlite(store))
         }
         Location::Postgres(url) => {
-            // The store's error already names the (redacted) URL.
-            let store = PgStore::open(&url).await?;
+            let store = open_postgres(&url).await?;
             if store.meta("name").await?.is_none() {
                 return Err(bad_input(format!(
                     "{} holds no ledger; create one with `custodia init --data <URL> --keys DIR`",
@@ -125,6 +127,28 @@ pub(crate) async fn open_store(data: &DataDir) -> anyhow::Result<AnyStore> {
                 )));
             }
             Ok(AnyStore::Postgres(store))
+        }
+    }
+}
+
+/// Opens a PostgreSQL database, whether or not it holds a ledger yet.
+async fn open_postgres(url: &str) -> anyhow::Result<PgStore> {
+    // The store's error already names the (redacted) URL.
+    Ok(PgStore::open(url).await?)
+}
+
+/// Whether `data` already holds a ledger (the data directory its database, the PostgreSQL
+/// database a ledger's name).
+pub(crate) async fn holds_ledger(data: &DataDir) -> anyhow::Result<bool> {
+    match data.location() {
+        Location::Dir(dir) => Ok(dir.join(DB_FILE).exists()),
+        Location::Postgres(url) => {
+            let store = open_postgres(&url)
+                .await
+                .with_context(|| format!("opening {}", data.display()))?;
+            let named = store.meta("name").await?.is_some();
+            store.close().await;
+            Ok(named)
         }
     }
 }
@@ -176,4 +200,48 @@ pub(crate) fn check_actor(actor: &str, flag: &str) -> anyhow::Result<()> {
     )
     .map(drop)
     .map_err(|e| bad_input(format!("{flag}: {e}")))
+}
+
+/// A ledger in a PostgreSQL database, its key files in `--keys`. Nothing is written when the
+/// database already holds a ledger or a key file is already there.
+pub(crate) async fn create_on_postgres(
+    url: &str,
+    data: &DataDir,
+    options: &InitOptions,
+) -> anyhow::Result<InitReport> {
+    let keys = data.key_dir();
+    let (root_file, node_file) = (keys.join(ROOT_KEY_NAME), keys.join(NODE_KEY_NAME));
+    for file in [&root_file, &node_file] {
+        if file.exists() {
+            return Err(bad_input(format!(
+                "{} exists: give --keys a new directory for this ledger's keys",
+                file.display()
+            )));
+        }
+    }
+    let store = open_postgres(url)
+        .await
+        .with_context(|| format!("opening {}", data.display()))?;
+    if store.meta("name").await?.is_some() {
+        return Err(bad_input(format!(
+            "{} already holds a ledger",
+            data.display()
+        )));
+    }
+    let (root, node) = (SecretKey::generate(), SecretKey::generate());
+    std::fs::create_dir_all(&keys)
+        .with_context(|| format!("creating the key directory {}", keys.display()))?;
+    // Keys first: a ledger whose keys were never written could not be used.
+    root.write_pem(&root_file, options.root_passphrase.as_deref())?;
+    node.write_pem(&node_file, None)?;
+    Ledger::create_on(&store, &options.name, &options.actor, &root, &node)
+        .await
+        .with_context(|| format!("creating a ledger in {}", data.display()))?;
+    store.close().await;
+    Ok(InitReport {
+        root_key_file: root_file,
+        node_key_file: node_file,
+        root_key: root.public().to_base64(),
+        node_key: node.public().to_base64(),
+    })
 }

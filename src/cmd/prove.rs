@@ -2,6 +2,7 @@
 
 use crate::cli::DataDir;
 use crate::exit::{self, bad_input};
+use crate::text::hex;
 use anyhow::Context as _;
 use custodia_ledger::keys::SecretKey;
 use custodia_ledger::ledger::Ledger;
@@ -89,8 +90,4 @@ pub(crate) async fn consistency(dir: &DataDir, from: u64, to: Option<u64>) -> an
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(exit::OK)
-}
-
-fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -2,10 +2,10 @@
 //! `custodia-projections`: as of a transaction time (what the system knew then), valid at a
 //! business time (what was true then), or both. Read-only: opens the store, needs no key.
 
+use crate::cli::ReplayArgs;
 use crate::exit::{self, bad_input};
+use crate::text::short;
 use anyhow::Context as _;
-use clap::builder::PossibleValuesParser;
-use clap::Args;
 use custodia_api::read_models::REGISTERS;
 use custodia_domain::Timestamp;
 use custodia_ledger::store::Store;
@@ -20,55 +20,6 @@ use std::sync::Arc;
 const LINE_WIDTH: usize = 100;
 const OWNER_WIDTH: usize = 24;
 const TITLE_WIDTH_MIN: usize = 16;
-
-#[derive(Debug, Args)]
-#[command(group(
-    clap::ArgGroup::new("time").required(true).multiple(true).args(["as_of", "valid_at"])
-))]
-pub(crate) struct ReplayArgs {
-    #[command(flatten)]
-    pub(crate) data: crate::cli::DataDir,
-    /// Transaction time: the registers as the ledger knew them then (entries recorded by DATE).
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    pub(crate) as_of: Option<Timestamp>,
-    /// Business time: what was true then (events that happened by DATE), as known now or, with
-    /// --as-of, as known at that time.
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    pub(crate) valid_at: Option<Timestamp>,
-    /// A register to print (repeatable); default: every register.
-    #[arg(long = "register", value_name = "NAME", value_parser = PossibleValuesParser::new(REGISTERS))]
-    pub(crate) registers: Vec<String>,
-    /// At most this many rows per register (by id); default: all.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub(crate) limit: Option<u64>,
-    /// Print one JSON document (every row in full) instead of tables.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-/// A date argument: RFC 3339, or `YYYY-MM-DD` for the end of that day in UTC (the last
-/// microsecond), so that a plain date includes everything that happened on it.
-pub(crate) fn parse_date(text: &str) -> Result<Timestamp, String> {
-    let b = text.as_bytes();
-    let plain = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if plain {
-        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
-        return Timestamp::from_date(num(0..4) as i32, num(5..7), num(8..10))
-            .map(|day| day.plus_days(1).plus_micros(-1))
-            .ok_or_else(|| format!("{text} is not a calendar date"));
-    }
-    let micros = custodia_ledger::time::Timestamp::normalize(text)
-        .map_err(|e| {
-            format!("{e}; expected RFC 3339 (2026-03-15T09:00:00Z) or a date (2026-03-15)")
-        })?
-        .micros();
-    Timestamp::from_micros(micros).ok_or_else(|| format!("{text} is out of range"))
-}
 
 /// One register row as printed.
 struct Line {
@@ -357,59 +308,5 @@ fn print_table(r: &Register) {
     print(&header.map(str::to_owned));
     for row in &cells {
         print(row);
-    }
-}
-
-/// `text` cut to `width` characters, with an ellipsis when cut.
-pub(crate) fn short(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_plain_date_is_the_end_of_that_day_in_utc() {
-        let t = parse_date("2026-03-15").unwrap();
-        assert_eq!(t.to_string(), "2026-03-15T23:59:59.999999Z");
-        let t = parse_date("2026-03-15T10:00:00+02:00").unwrap();
-        assert_eq!(t.to_string(), "2026-03-15T08:00:00.000000Z");
-        for bad in [
-            "2026-02-30",
-            "2026-13-01",
-            "15/03/2026",
-            "2026-03-15T25:00:00Z",
-            "",
-        ] {
-            assert!(parse_date(bad).is_err(), "{bad} was accepted");
-        }
-    }
-
-    proptest::proptest! {
-        /// Any instant in the ledger's form reads back as itself, and its calendar date alone
-        /// means the last microsecond of that day: never before the instant, and before the
-        /// next day begins.
-        #[test]
-        fn a_date_covers_every_instant_of_its_day(micros in -62_135_596_800_000_000i64..253_402_214_400_000_000) {
-            let t = Timestamp::from_micros(micros).unwrap();
-            let text = t.to_string();
-            proptest::prop_assert_eq!(parse_date(&text).unwrap(), t);
-            let end = parse_date(&text[..10]).unwrap();
-            proptest::prop_assert!(end >= t);
-            proptest::prop_assert!(end.micros() - t.micros() < 86_400_000_000);
-            proptest::prop_assert_eq!(&end.to_string()[..10], &text[..10]);
-        }
-    }
-
-    #[test]
-    fn short_cuts_on_characters_not_bytes() {
-        assert_eq!(short("Zürich hub", 20), "Zürich hub");
-        assert_eq!(short("Zürich hub", 4), "Zür…");
     }
 }

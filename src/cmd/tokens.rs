@@ -1,43 +1,9 @@
 //! `custodia tokens create|list|revoke`: API tokens for `custodia serve`, stored hashed in
 //! `DATA/api.db`. A new token's secret is printed once, on stdout, and never again.
 
-use crate::cli::{DataDir, Location};
+use crate::cli::{CreateArgs, DataDir, Location, TokensCommand};
 use crate::exit::{self, bad_input};
-use clap::{Args, Subcommand};
 use custodia_api::auth::{ApiDb, Role, ROLES};
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum TokensCommand {
-    /// Create a token for a principal with a role; prints the secret once.
-    #[command(after_help = "\
-Roles: admin, top_management, security_manager, risk_owner (read and write), auditor (read,
-verify, cosign checkpoints; never write), subscriber (the event stream only). The principal is
-the actor recorded in every event written with the token. Only the token's SHA-256 is stored:
-keep the printed secret, it cannot be shown again.")]
-    Create(CreateArgs),
-    /// List tokens (id, principal, role, created, revoked); never the secrets.
-    List(crate::cli::DataDir),
-    /// Revoke a token by its id.
-    Revoke {
-        #[command(flatten)]
-        data: crate::cli::DataDir,
-        /// The token's id, as `tokens list` prints it (tok_…).
-        #[arg(long)]
-        id: String,
-    },
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct CreateArgs {
-    #[command(flatten)]
-    data: crate::cli::DataDir,
-    /// Who the token acts for, as <class>:<name> (e.g. user:alice@acme.example).
-    #[arg(long)]
-    principal: String,
-    /// What it may do: admin, top_management, security_manager, risk_owner, auditor, subscriber.
-    #[arg(long)]
-    role: String,
-}
 
 pub(crate) async fn run(command: TokensCommand) -> anyhow::Result<u8> {
     match command {

@@ -3,6 +3,7 @@
 use crate::cli::{DataDir, ExportArgs, VerifyArgs};
 use crate::exit::{self, as_input};
 use crate::progress;
+use crate::text::hex;
 use anyhow::Context as _;
 use custodia_ledger::bundle;
 use custodia_ledger::verify::Report;
@@ -133,10 +134,6 @@ fn report_json(report: &Report) -> serde_json::Value {
         "violation_count": report.violation_count,
         "violations": violations,
     })
-}
-
-fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<u8> {
