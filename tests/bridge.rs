@@ -4,47 +4,13 @@
 //! killed with SIGKILL twice while the ledger grows, then every entry in the stream once, in
 //! order (the library is tested in more depth in `crates/bridge/tests/nats.rs`).
 
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_custodia");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("CUSTODIA_NATS_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("the custodia binary runs")
-}
-
-/// Asserts the exit code, no panic, and one `error:` on stderr containing `needle`.
-fn check(out: &Output, code: i32, needle: &str) {
-    let (so, se) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{so}\nstderr:\n{se}"
-    );
-    assert!(!se.contains("panicked"), "{se}");
-    assert!(se.starts_with("error: "), "{se}");
-    assert!(se.contains(needle), "expected {needle:?} in\n{se}");
-}
+use common::{check, output};
 
 fn ledger() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let out = run(&[
-        "init",
-        "--data",
-        data.to_str().unwrap(),
-        "--name",
-        "acme.example/sms",
-    ]);
-    assert!(out.status.success(), "{out:?}");
+    common::init(tmp.path().join("data").to_str().unwrap());
     tmp
 }
 
@@ -53,7 +19,7 @@ fn an_unreachable_server_is_named_without_its_password() {
     let tmp = ledger();
     let data = tmp.path().join("data");
     // Nothing listens on port 1 of the loopback: refused at once.
-    let out = run(&[
+    let out = output(&[
         "bridge",
         "nats",
         "--url",
@@ -71,15 +37,15 @@ fn bad_settings_are_refused_before_connecting() {
     let data = tmp.path().join("data");
     let data = data.to_str().unwrap();
     let url = "nats://127.0.0.1:1";
-    let prefix = run(&[
+    let prefix = output(&[
         "bridge", "nats", "--url", url, "--data", data, "--prefix", "a.>",
     ]);
     check(&prefix, 2, "--prefix");
-    let stream = run(&[
+    let stream = output(&[
         "bridge", "nats", "--url", url, "--data", data, "--stream", "A.B",
     ]);
     check(&stream, 2, "--stream");
-    let in_flight = run(&[
+    let in_flight = output(&[
         "bridge",
         "nats",
         "--url",
@@ -91,7 +57,7 @@ fn bad_settings_are_refused_before_connecting() {
     ]);
     check(&in_flight, 2, "--in-flight");
     let missing = tmp.path().join("nothing-here");
-    let no_ledger = run(&[
+    let no_ledger = output(&[
         "bridge",
         "nats",
         "--url",
@@ -104,7 +70,7 @@ fn bad_settings_are_refused_before_connecting() {
 
 #[test]
 fn help_says_what_is_published_and_how_it_resumes() {
-    let out = run(&["bridge", "nats", "--help"]);
+    let out = output(&["bridge", "nats", "--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for needle in [
@@ -121,7 +87,7 @@ fn help_says_what_is_published_and_how_it_resumes() {
 }
 
 mod with_server {
-    use super::{ledger, run, BIN};
+    use super::{common, ledger, output};
     use custodia_ledger::entry::{Entry, ZERO_HASH};
     use std::io::{BufRead as _, BufReader};
     use std::path::Path;
@@ -147,7 +113,7 @@ mod with_server {
             ));
         }
         std::fs::write(&file, lines).unwrap();
-        let out = run(&[
+        let out = output(&[
             "append",
             "--data",
             data,
@@ -161,12 +127,9 @@ mod with_server {
 
     /// Starts the bridge and waits for its first line on stdout.
     fn start(data: &str, stream: &str, prefix: &str) -> Child {
-        let mut child = Command::new(BIN)
-            .args(["bridge", "nats", "--url", &url(), "--data", data])
+        let mut child = common::command(&["bridge", "nats", "--url", &url(), "--data", data])
             .args(["--stream", stream, "--prefix", prefix])
             .args(["--in-flight", "2", "--poll-ms", "10"])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,54 +1,15 @@
 //! The `custodia` binary as a user meets it: commands run in temporary directories, asserting
 //! exit codes, what is printed, and that refused input writes nothing.
 
+mod common;
+
+use common::{check, output, output_env, stdout, NAME};
 use custodia_ledger::merkle;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_custodia");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/events.jsonl");
-const NAME: &str = "acme.example/sms";
-
-/// Runs the binary with no terminal and no passphrases from the caller's environment.
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("CUSTODIA_KEY_PASSPHRASE")
-        .env_remove("CUSTODIA_ROOT_PASSPHRASE")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the custodia binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts the exit code, no panic, and (for failures) one `error:` naming the problem.
-fn check(out: &Output, code: i32, needle: &str) {
-    let (so, se) = (stdout(out), stderr(out));
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{so}\nstderr:\n{se}"
-    );
-    assert!(!se.contains("panicked"), "{se}");
-    assert!(
-        so.contains(needle) || se.contains(needle),
-        "expected {needle:?} in\nstdout:\n{so}\nstderr:\n{se}"
-    );
-    if code >= 2 {
-        assert!(se.starts_with("error: "), "{se}");
-    }
-}
 
 /// A data directory in a temporary directory.
 struct Fixture {
@@ -91,7 +52,7 @@ impl Fixture {
         let data = self.data();
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--data", &data]);
-        run(&all, env)
+        output_env(&all, env)
     }
 
     fn write(&self, name: &str, text: &str) -> String {
@@ -125,10 +86,10 @@ fn init_append_checkpoint_export_and_verify_the_bundle() {
     let out = f.cmd(&["checkpoint"]);
     check(&out, 0, &format!("{NAME}\n7\n"));
     let bundle = f.export("bundle");
-    let out = run(&["verify", "--bundle", &bundle], &[]);
+    let out = output(&["verify", "--bundle", &bundle]);
     check(&out, 0, "verified 7 entries, root ");
     assert!(stdout(&out).contains(", 1 checkpoints"), "{}", stdout(&out));
-    let out = run(&["verify", "--bundle", &bundle, "--json"], &[]);
+    let out = output(&["verify", "--bundle", &bundle, "--json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true);
     assert_eq!(report["entries"], 7);
@@ -165,7 +126,7 @@ fn a_one_byte_change_in_the_exported_entries_fails_naming_its_seq() {
     lines[4] = lines[4].replacen("Container seal", "Container seaL", 1);
     assert_ne!(lines[4], text.lines().nth(4).unwrap());
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let out = run(&["verify", "--bundle", &bundle], &[]);
+    let out = output(&["verify", "--bundle", &bundle]);
     check(&out, 1, "seq 4: ");
     assert!(stdout(&out).contains("FAILED: "), "{}", stdout(&out));
 }
@@ -183,31 +144,25 @@ fn a_trusted_checkpoint_is_checked_for_consistency() {
     let out = f.cmd(&["verify", "--trusted-checkpoint", &trusted]);
     check(&out, 0, "consistent with the trusted checkpoint");
     let bundle = f.export("bundle");
-    let out = run(
-        &[
-            "verify",
-            "--bundle",
-            &bundle,
-            "--trusted-checkpoint",
-            &trusted,
-        ],
-        &[],
-    );
+    let out = output(&[
+        "verify",
+        "--bundle",
+        &bundle,
+        "--trusted-checkpoint",
+        &trusted,
+    ]);
     check(&out, 0, "verified 12 entries");
 
     // A checkpoint of another ledger with the same name does not fit this history.
     let other = Fixture::with_events();
     let foreign = f.write("foreign", &stdout(&other.cmd(&["checkpoint"])));
-    let out = run(
-        &[
-            "verify",
-            "--bundle",
-            &bundle,
-            "--trusted-checkpoint",
-            &foreign,
-        ],
-        &[],
-    );
+    let out = output(&[
+        "verify",
+        "--bundle",
+        &bundle,
+        "--trusted-checkpoint",
+        &foreign,
+    ]);
     check(&out, 1, "consistency: ");
 }
 
@@ -301,7 +256,7 @@ fn keys_rotate_then_append_then_verify() {
 fn register_a_key_and_attest_events_with_it() {
     let f = Fixture::with_events();
     let key_file = f.p("alice.pem");
-    let out = run(&["keys", "generate", "--out", &key_file], &[]);
+    let out = output(&["keys", "generate", "--out", &key_file]);
     check(&out, 0, "=");
     let public = stdout(&out).trim().to_owned();
     let root = f.p("data/keys/root.pem");
@@ -324,7 +279,7 @@ fn register_a_key_and_attest_events_with_it() {
 
     // A key that is not registered for the actor is refused before anything is written.
     let stranger = f.p("stranger.pem");
-    check(&run(&["keys", "generate", "--out", &stranger], &[]), 0, "=");
+    check(&output(&["keys", "generate", "--out", &stranger]), 0, "=");
     let events = f.write("b.jsonl", &event_line("risk/R-1", "2", "{}"));
     let out = f.cmd(&["append", "--file", &events, "--key", &stranger]);
     check(
@@ -411,7 +366,7 @@ fn an_unknown_entry_format_in_a_bundle_fails_naming_its_seq() {
         })
         .collect();
     std::fs::write(&path, changed.join("\n") + "\n").unwrap();
-    let out = run(&["verify", "--bundle", &bundle], &[]);
+    let out = output(&["verify", "--bundle", &bundle]);
     check(
         &out,
         1,
@@ -426,7 +381,7 @@ fn a_truncated_bundle_fails() {
     let path = Path::new(&bundle).join("entries.jsonl");
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 50]).unwrap();
-    let out = run(&["verify", "--bundle", &bundle], &[]);
+    let out = output(&["verify", "--bundle", &bundle]);
     check(
         &out,
         1,
@@ -484,7 +439,7 @@ fn an_encrypted_root_key_needs_the_right_passphrase() {
     );
     let pem = std::fs::read_to_string(f.path("data/keys/root.pem")).unwrap();
     assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
-    let key = stdout(&run(&["keys", "generate", "--out", &f.p("k.pem")], &[]));
+    let key = stdout(&output(&["keys", "generate", "--out", &f.p("k.pem")]));
     let root = f.p("data/keys/root.pem");
     let args = [
         "keys",
@@ -524,7 +479,7 @@ fn init_with_encrypt_root_and_no_passphrase_writes_nothing() {
 fn a_root_key_that_is_not_the_ledgers_admin_key_is_refused() {
     let f = Fixture::with_events();
     let other = f.p("other-root.pem");
-    let key = stdout(&run(&["keys", "generate", "--out", &other], &[]));
+    let key = stdout(&output(&["keys", "generate", "--out", &other]));
     for root in [other.clone(), f.p("data/keys/node.pem")] {
         let args = [
             "keys",
@@ -577,7 +532,7 @@ fn a_root_key_that_is_not_the_ledgers_admin_key_is_refused() {
 
 #[test]
 fn usage_errors_exit_2_and_help_documents_exit_codes() {
-    let out = run(&["--help"], &[]);
+    let out = output(&["--help"]);
     check(&out, 0, "2  bad usage or bad input");
     for sub in [
         "init",
@@ -588,9 +543,9 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
         "prove",
         "keys",
     ] {
-        check(&run(&[sub, "--help"], &[]), 0, "Usage: custodia");
+        check(&output(&[sub, "--help"]), 0, "Usage: custodia");
     }
-    check(&run(&["verify"], &[]), 2, "--data");
+    check(&output(&["verify"]), 2, "--data");
     let f = Fixture::new();
     check(&f.cmd(&["checkpoint"]), 2, "holds no ledger");
     let f = Fixture::with_events();

@@ -2,91 +2,25 @@
 //! local key file land with their attestation; a refused request prints the server's problem,
 //! exits 2 and writes nothing; an unreachable server exits 3; the token is never printed.
 
+mod common;
 #[path = "../crates/domain/tests/common/mod.rs"]
 mod domain;
 
 use base64::Engine as _;
+use common::{ok, stderr, token, Server};
 use custodia_domain::*;
 use domain::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Process, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_custodia");
-
+/// `custodia ARGS` with the token in CUSTODIA_TOKEN, as users are told to pass it.
 fn custodia(args: &[&str], token: Option<&str>) -> Output {
-    let mut p = Process::new(BIN);
-    p.args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("CUSTODIA_TOKEN")
-        .stdin(Stdio::null());
+    let mut cmd = common::command(args);
     if let Some(token) = token {
-        p.env("CUSTODIA_TOKEN", token);
+        cmd.env("CUSTODIA_TOKEN", token);
     }
-    p.output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = custodia(args, None);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The server process, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn serve(data: &str) -> (Server, String) {
-    let mut child = Process::new(BIN)
-        .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        let ready = http.get(format!("{base}/v1/ready")).send().await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    (Server(child), base)
-}
-
-fn token(data: &str, principal: &str, role: &str) -> String {
-    let out = ok(&[
-        "tokens",
-        "create",
-        "--data",
-        data,
-        "--principal",
-        principal,
-        "--role",
-        role,
-    ]);
-    out.trim().to_owned()
+    cmd.output().unwrap()
 }
 
 async fn entries(base: &str, reader: &str) -> Vec<Value> {
@@ -105,10 +39,6 @@ async fn entries(base: &str, reader: &str) -> Vec<Value> {
 fn jsonl(path: &Path, envelopes: &[&Envelope]) {
     let lines: Vec<String> = envelopes.iter().map(|e| e.to_json().to_string()).collect();
     std::fs::write(path, lines.join("\n")).unwrap();
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,7 +83,9 @@ async fn submit_lands_attested_events_and_a_refusal_prints_the_problem_and_write
     let events = tmp.path().join("events.jsonl");
     jsonl(&events, &[&identified[0], &assessed[0]]);
 
-    let (_server, base) = serve(d).await;
+    let server = Server::serve(d);
+    server.ready().await;
+    let base = server.base.clone();
     let before = entries(&base, &reader).await.len();
     let file = events.to_str().unwrap();
     let key = alice_file.to_str().unwrap();
@@ -335,7 +267,9 @@ async fn command_reads_or_takes_the_expected_version_and_prints_refusals() {
     let d = data.to_str().unwrap();
     ok(&["init", "--data", d, "--name", "acme.example/sms"]);
     let setup = token(d, "service:setup", "admin");
-    let (_server, base) = serve(d).await;
+    let server = Server::serve(d);
+    server.ready().await;
+    let base = server.base.clone();
 
     let define = role_define(roles::TOP_MANAGEMENT);
     let stream = define.stream();

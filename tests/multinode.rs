@@ -8,43 +8,25 @@
 //! --ignored` (scripts/ci-postgres.sh prints such a URL). Each run works
 //! in a database of its own, dropped at the end.
 
+mod common;
 #[path = "../crates/domain/tests/common/mod.rs"]
 mod domain;
 
+use common::{check, ok, output, token, Server};
 use custodia_domain::*;
 use domain::{actor, day, id, role_assign, role_define, t};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_custodia");
 const CLIENTS: usize = 32;
 /// Acknowledged appends each client makes.
 const ROUNDS: usize = 20;
 /// Streams the clients share (so that they race for versions).
 const STREAMS: usize = 8;
-
-fn run(args: &[&str]) -> String {
-    let out = Process::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("CUSTODIA_DATA")
-        .env_remove("CUSTODIA_KEYS")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A fresh database on the test server; dropped when this guard is.
 struct Database {
@@ -94,63 +76,6 @@ impl Drop for Database {
         })
         .join();
     }
-}
-
-/// A server process, killed when dropped.
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn start(url: &str, keys: &Path) -> Node {
-        let mut child = Process::new(BIN)
-            .args(["serve", "--data", url, "--keys", keys.to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the address line, got {line:?}"))
-            .to_owned();
-        Node { child, base }
-    }
-
-    /// SIGKILL: no shutdown, no flushing, as a crash.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn token(url: &str, principal: &str, role: &str) -> String {
-    run(&[
-        "tokens",
-        "create",
-        "--data",
-        url,
-        "--principal",
-        principal,
-        "--role",
-        role,
-    ])
-    .trim()
-    .to_owned()
 }
 
 /// Posts `command` at `expected`; the reply's status and body.
@@ -344,7 +269,7 @@ async fn two_nodes_one_chain_and_a_node_killed_mid_load() {
     let keys = tempfile::tempdir().unwrap();
     let (k1, k2) = (keys.path().join("node1"), keys.path().join("node2"));
     let k1s = k1.to_str().unwrap();
-    run(&[
+    ok(&[
         "init",
         "--data",
         &db.url,
@@ -355,9 +280,9 @@ async fn two_nodes_one_chain_and_a_node_killed_mid_load() {
     ]);
     std::fs::create_dir_all(&k2).unwrap();
     let node2_key = k2.join("node.pem");
-    let public = run(&["keys", "generate", "--out", node2_key.to_str().unwrap()]);
+    let public = ok(&["keys", "generate", "--out", node2_key.to_str().unwrap()]);
     let root = k1.join("root.pem");
-    run(&[
+    ok(&[
         "keys",
         "register",
         "--data",
@@ -376,7 +301,10 @@ async fn two_nodes_one_chain_and_a_node_killed_mid_load() {
         "node-2",
     ]);
 
-    let mut nodes = vec![Node::start(&db.url, &k1), Node::start(&db.url, &k2)];
+    let serve = |keys: &Path| {
+        Server::start(&["serve", "--data", &db.url, "--keys", keys.to_str().unwrap()])
+    };
+    let mut nodes = vec![serve(&k1), serve(&k2)];
     let bases = Arc::new(nodes.iter().map(|n| n.base.clone()).collect::<Vec<_>>());
     let http = reqwest::Client::new();
     // Set up through node 1 so that node 0 learns it from the database alone.
@@ -459,16 +387,7 @@ async fn two_nodes_one_chain_and_a_node_killed_mid_load() {
     assert_eq!(acks.len(), CLIENTS * ROUNDS);
 
     // One valid chain.
-    let out = Process::new(BIN)
-        .args(["verify", "--data", &db.url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    check(&output(&["verify", "--data", &db.url]), 0, "verified");
 
     // Every acknowledgement is in it, once; no stream version twice.
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();

@@ -2,35 +2,15 @@
 //! the first batch are what the SMS looked like then, and differ from the registers later.
 //! On the business-time axis, `--valid-at` a plain date includes the events of that day.
 
+mod common;
 #[path = "../crates/domain/tests/common/mod.rs"]
 mod domain;
 
+use common::{ok, output};
 use custodia_domain::*;
 use domain::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command as Process, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_custodia");
-
-fn custodia(args: &[&str]) -> Output {
-    Process::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = custodia(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Appends envelopes as JSON Lines; returns the receipts.
 fn append(data: &str, dir: &Path, name: &str, envelopes: &[Envelope]) -> Vec<Value> {
@@ -49,7 +29,7 @@ fn append(data: &str, dir: &Path, name: &str, envelopes: &[Envelope]) -> Vec<Val
 fn ledger(tmp: &Path) -> (String, Value) {
     let data = tmp.join("data");
     let d = data.to_str().unwrap().to_owned();
-    ok(&["init", "--data", &d, "--name", "acme.example/sms"]);
+    common::init(&d);
     let mut w = World::new();
     let (owner, coo, handler) = (
         w.cast.owner.clone(),
@@ -267,14 +247,14 @@ fn replay_refuses_bad_dates_unknown_registers_and_dates_before_genesis() {
     for (extra, says) in cases {
         let mut args = vec!["replay", "--data", &d];
         args.extend_from_slice(extra);
-        let out = custodia(&args);
+        let out = output(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains(says), "{extra:?}: {err}");
         assert!(out.stdout.is_empty(), "{extra:?} printed a result");
     }
     let missing = tmp.path().join("nothing-here");
-    let out = custodia(&[
+    let out = output(&[
         "replay",
         "--data",
         missing.to_str().unwrap(),

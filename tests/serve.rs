@@ -5,70 +5,16 @@
 //! Each step is also decided on a local `Sms`, which gives the expected version the client
 //! sends and checks that the server recorded the same history.
 
+mod common;
 #[path = "../crates/domain/tests/common/mod.rs"]
 mod domain;
 
+use common::{check, ok, output, token, Server};
 use custodia_domain::*;
 use domain::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_custodia");
-
-fn run(args: &[&str]) -> String {
-    let out = Process::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The server process, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `custodia serve` on port 0 and reads the address it prints.
-fn serve(data: &Path) -> (Server, String) {
-    let mut child = Process::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the address line")
-        .to_owned();
-    (Server(child), base)
-}
 
 /// A client that runs each step on a local SMS and over HTTP with the actor's token.
 struct Cycle {
@@ -396,36 +342,18 @@ async fn an_iso_28000_cycle_over_http_then_the_export_verifies_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d = data.to_str().unwrap();
-    run(&["init", "--data", d, "--name", "acme.example/sms"]);
+    common::init(d);
     let mut tokens = HashMap::new();
     for (who, role) in cast() {
-        let secret = run(&[
-            "tokens",
-            "create",
-            "--data",
-            d,
-            "--principal",
-            who.as_str(),
-            "--role",
-            role,
-        ]);
-        tokens.insert(who, secret.trim().to_owned());
+        let secret = token(d, who.as_str(), role);
+        tokens.insert(who, secret);
     }
-    let reader = run(&[
-        "tokens",
-        "create",
-        "--data",
-        d,
-        "--principal",
-        "user:lead@cb.example",
-        "--role",
-        "auditor",
-    ]);
-    let reader = reader.trim().to_owned();
-    let listed = run(&["tokens", "list", "--data", d]);
+    let reader = token(d, "user:lead@cb.example", "auditor");
+    let listed = ok(&["tokens", "list", "--data", d]);
     assert!(!listed.contains("cust_"), "a token list shows no secret");
 
-    let (_server, base) = serve(&data);
+    let server = Server::serve(d);
+    let base = server.base.clone();
     let mut c = Cycle {
         http: reqwest::Client::new(),
         base,
@@ -524,7 +452,7 @@ async fn cosign_and_export(c: &Cycle, reader: &str, tmp: &Path) {
     let out = tmp.join("unpacked");
     tar::Archive::new(&tar_bytes[..]).unpack(&out).unwrap();
     let bundle = out.join("bundle");
-    let report = run(&["verify", "--bundle", bundle.to_str().unwrap()]);
+    let report = ok(&["verify", "--bundle", bundle.to_str().unwrap()]);
     assert!(report.contains("verified"), "{report}");
 }
 
@@ -533,7 +461,7 @@ fn demo_loads_verifies_and_summarizes_the_reference_scenario_and_a_rerun_only_sh
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("custodia-data");
     let d = data.to_str().unwrap();
-    let out = run(&["demo", "--data", d]);
+    let out = ok(&["demo", "--data", d]);
     for part in [
         "loaded",
         "top risks",
@@ -558,10 +486,10 @@ fn demo_loads_verifies_and_summarizes_the_reference_scenario_and_a_rerun_only_sh
         summary.lines().all(|l| l.chars().count() <= 100),
         "the summary fits a 100-column terminal:\n{summary}"
     );
-    let again = run(&["demo", "--data", d]);
+    let again = ok(&["demo", "--data", d]);
     assert!(again.contains("already holds a ledger"), "{again}");
     assert!(again.contains(verified), "the same ledger: {again}");
-    let report = run(&["verify", "--data", d]);
+    let report = ok(&["verify", "--data", d]);
     assert!(report.contains("verified"), "{report}");
 }
 
@@ -570,43 +498,27 @@ fn a_revoked_token_is_listed_as_revoked_and_cannot_be_revoked_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("data");
     let d = d.to_str().unwrap();
-    run(&["init", "--data", d, "--name", "acme.example/sms"]);
-    run(&[
-        "tokens",
-        "create",
-        "--data",
-        d,
-        "--principal",
-        "user:alice@acme.example",
-        "--role",
-        "risk_owner",
-    ]);
-    let listed = run(&["tokens", "list", "--data", d]);
+    common::init(d);
+    token(d, "user:alice@acme.example", "risk_owner");
+    let listed = ok(&["tokens", "list", "--data", d]);
     let id = listed.split_whitespace().next().unwrap().to_owned();
     assert!(
         listed.contains("user:alice@acme.example\trisk_owner"),
         "{listed}"
     );
-    run(&["tokens", "revoke", "--data", d, "--id", &id]);
-    assert!(run(&["tokens", "list", "--data", d]).contains("revoked"));
-    let twice = Process::new(BIN)
-        .args(["tokens", "revoke", "--data", d, "--id", &id])
-        .output()
-        .unwrap();
-    assert_eq!(twice.status.code(), Some(2));
-    let bad_role = Process::new(BIN)
-        .args([
-            "tokens",
-            "create",
-            "--data",
-            d,
-            "--principal",
-            "user:bob@acme.example",
-            "--role",
-            "root",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(bad_role.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("--role root"));
+    ok(&["tokens", "revoke", "--data", d, "--id", &id]);
+    assert!(ok(&["tokens", "list", "--data", d]).contains("revoked"));
+    let twice = output(&["tokens", "revoke", "--data", d, "--id", &id]);
+    check(&twice, 2, "");
+    let bad_role = output(&[
+        "tokens",
+        "create",
+        "--data",
+        d,
+        "--principal",
+        "user:bob@acme.example",
+        "--role",
+        "root",
+    ]);
+    check(&bad_role, 2, "--role root");
 }
