@@ -1,5 +1,8 @@
 //! The command line: every command, argument and help text, and the parsers of argument values.
 //! Commands (`cmd/`) take these types; none declares arguments of its own.
+// The doc comments below are clap's --help text, where `<class>:<name>` is the usual way to
+// write a placeholder; rustdoc would take it for an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -116,7 +116,7 @@ fn obligation(n: usize, cmd: ObligationCommand) -> Command {
 
 fn review(round: usize) -> ObligationCommand {
     ObligationCommand::Review(ObligationReviewed {
-        compliant: round % 5 != 0,
+        compliant: !round.is_multiple_of(5),
         notes: t("quarterly check"),
         next_review_due: day(400),
     })

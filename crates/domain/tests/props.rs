@@ -141,7 +141,7 @@ fn command(w: &World, s: &Step, now: Timestamp) -> Command {
             &r,
             RiskCommand::Accept(RiskAccepted {
                 rationale: t("ok"),
-                expires: (s.b % 2 == 0).then_some(later),
+                expires: s.b.is_multiple_of(2).then_some(later),
             }),
         ),
         6 => risk(&r, RiskCommand::Close(RiskClosed { reason: t("gone") })),
@@ -174,7 +174,7 @@ fn command(w: &World, s: &Step, now: Timestamp) -> Command {
         13 => supplier(&sup, onboarded(30 + u32::from(s.b) * 10)),
         14 => supplier(
             &sup,
-            screened(if s.b % 3 == 0 {
+            screened(if s.b.is_multiple_of(3) {
                 ScreeningResult::Fail
             } else {
                 ScreeningResult::Pass
@@ -187,7 +187,7 @@ fn command(w: &World, s: &Step, now: Timestamp) -> Command {
         19 => nc("NC-1", root_cause()),
         20 => ca("CA-1", ca_planned("NC-1", later, &actor)),
         21 => ca("CA-1", ca_completed()),
-        22 => ca("CA-1", ca_verified(s.b % 3 != 0)),
+        22 => ca("CA-1", ca_verified(!s.b.is_multiple_of(3))),
         23 => nc("NC-1", nc_close("CA-1")),
         24 => policy("POL-1", policy_drafted()),
         25 => policy(
@@ -255,7 +255,7 @@ fn command(w: &World, s: &Step, now: Timestamp) -> Command {
         ),
         40..=61 => more(
             s,
-            if s.a % 4 == 0 {
+            if s.a.is_multiple_of(4) {
                 &w.cast.owner
             } else {
                 &w.cast.auditor
@@ -334,7 +334,11 @@ fn more(s: &Step, auditor: &Actor, later: Timestamp) -> Command {
         })),
         54 => ga(AssessmentCommand::Complete { summary: t("done") }),
         55 => aud(audit_planned(
-            if s.b % 2 == 0 { "europe" } else { "apac" },
+            if s.b.is_multiple_of(2) {
+                "europe"
+            } else {
+                "apac"
+            },
             auditor,
             later,
         )),

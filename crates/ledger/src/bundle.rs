@@ -257,7 +257,7 @@ pub fn verify_bundle(
             break;
         }
         feed_bundle_line(&mut verifier, &mut reader, &mut line, &path)?;
-        if verifier.fed() % 4096 == 0 {
+        if verifier.fed().is_multiple_of(4096) {
             progress(verifier.fed());
         }
     }

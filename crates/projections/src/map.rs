@@ -218,7 +218,7 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let key = format!("K-{:05}", (state >> 33) % 5_000);
-            if state % 2 == 0 {
+            if state.is_multiple_of(2) {
                 let inserted = ours.insert_with(&key, || step);
                 assert_eq!(inserted, !reference.contains_key(&key));
                 reference.entry(key).or_insert(step);

@@ -126,10 +126,10 @@ impl Projector {
         }
         self.current.apply(record);
         let size = self.size();
-        if size % self.config.memory_interval_entries.max(1) == 0 {
+        if size.is_multiple_of(self.config.memory_interval_entries.max(1)) {
             self.remember();
         }
-        if size % self.config.persist_interval_entries.max(1) == 0 {
+        if size.is_multiple_of(self.config.persist_interval_entries.max(1)) {
             self.persist_in_background();
         }
         true

@@ -156,7 +156,7 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let item = (state >> 33) % 3_000;
-            if state % 3 == 0 {
+            if state.is_multiple_of(3) {
                 assert_eq!(ours.remove(&item), reference.remove(&item));
             } else {
                 assert_eq!(ours.insert(item), reference.insert(item));
