@@ -121,70 +121,68 @@ async fn tamper_is_detected() {
     conformance::tamper_is_detected(&Postgres::fresh).await;
 }
 
-/// The child of the crash test: appends forever from many tasks to the schema named in the
-/// environment, printing each acknowledgement; it is this test binary, re-run.
+/// Names the schema when the crash test runs as its own child process.
 const CRASH_CHILD: &str = "CUSTODIA_PG_CRASH_CHILD";
+/// The test the parent re-runs as the child.
+const CRASH_TEST: &str = "killed_writers_lose_no_acknowledged_append";
 
-#[test]
-fn crash_child() {
-    let Ok(schema) = std::env::var(CRASH_CHILD) else {
-        return;
-    };
+/// In the crash test's child: appends forever from many tasks to `schema`, printing each
+/// acknowledgement, until the parent kills the process.
+async fn append_until_killed(schema: String) {
     // The schema belongs to the parent test, which drops it; the child must not.
     let backend = std::mem::ManuallyDrop::new(Postgres { schema });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let node = custodia_ledger::keys::SecretKey::from_seed(&conformance::NODE_SEED);
-        let store = backend.store().await;
-        let ledger = Arc::new(
-            custodia_ledger::ledger::Ledger::open_store(store, node, Default::default())
-                .await
-                .unwrap(),
-        );
-        let tasks: Vec<_> = (0..16)
-            .map(|w| {
-                let ledger = ledger.clone();
-                tokio::spawn(async move {
-                    for i in 0u64.. {
-                        let data = serde_json::json!({"writer": w, "i": i});
-                        let event = custodia_ledger::entry::Event::new(
-                            &format!("incident/I-{}", (w * 7 + i) % 20),
-                            1,
-                            "incident.reported",
-                            1,
-                            custodia_ledger::time::Timestamp::now(),
-                            "service:crash-test",
-                            data.as_object().unwrap().clone(),
-                        )
-                        .unwrap();
-                        let request = custodia_ledger::writer::AppendRequest {
-                            event,
-                            attestation: None,
-                            expect: custodia_ledger::writer::Expect::Next,
-                        };
-                        let receipt = ledger.append(request).await.unwrap();
-                        use std::io::Write as _;
-                        let mut out = std::io::stdout().lock();
-                        writeln!(out, "ACK {} {}", receipt.seq, receipt.hash).unwrap();
-                        out.flush().unwrap();
-                    }
-                })
+    let node = custodia_ledger::keys::SecretKey::from_seed(&conformance::NODE_SEED);
+    let store = backend.store().await;
+    let ledger = Arc::new(
+        custodia_ledger::ledger::Ledger::open_store(store, node, Default::default())
+            .await
+            .unwrap(),
+    );
+    let tasks: Vec<_> = (0..16)
+        .map(|w| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                for i in 0u64.. {
+                    let data = serde_json::json!({"writer": w, "i": i});
+                    let event = custodia_ledger::entry::Event::new(
+                        &format!("incident/I-{}", (w * 7 + i) % 20),
+                        1,
+                        "incident.reported",
+                        1,
+                        custodia_ledger::time::Timestamp::now(),
+                        "service:crash-test",
+                        data.as_object().unwrap().clone(),
+                    )
+                    .unwrap();
+                    let request = custodia_ledger::writer::AppendRequest {
+                        event,
+                        attestation: None,
+                        expect: custodia_ledger::writer::Expect::Next,
+                    };
+                    let receipt = ledger.append(request).await.unwrap();
+                    use std::io::Write as _;
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "ACK {} {}", receipt.seq, receipt.hash).unwrap();
+                    out.flush().unwrap();
+                }
             })
-            .collect();
-        for t in tasks {
-            let _ = t.await;
-        }
-    });
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
 }
 
 fn run_child_and_kill(schema: &str, after: std::time::Duration) -> Vec<(u64, String)> {
     use std::io::BufRead as _;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            CRASH_TEST,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CRASH_CHILD, schema)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -211,8 +209,8 @@ fn run_child_and_kill(schema: &str, after: std::time::Duration) -> Vec<(u64, Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: CUSTODIA_TEST_POSTGRES_URL, run with --ignored (.ci/run does)"]
 async fn killed_writers_lose_no_acknowledged_append() {
-    if std::env::var(CRASH_CHILD).is_ok() {
-        return;
+    if let Ok(schema) = std::env::var(CRASH_CHILD) {
+        return append_until_killed(schema).await;
     }
     let backend = Postgres::new();
     drop(conformance::ledger(&backend).await);
