@@ -1,6 +1,8 @@
-//! `custodia`: the command line of the custodia ledger. It is thin wiring over the
-//! `custodia-ledger` crate: every rule lives there; this binary parses arguments, reads files
-//! and passphrases, shows progress, and turns outcomes into exit codes scripts can rely on.
+//! `custodia`: the command line of custodia. It is thin wiring over the library crates: the
+//! ledger's rules live in `custodia-ledger`, ISO 28000's in `custodia-domain`, the read models
+//! in `custodia-projections`, the HTTP API in `custodia-api` and the broker bridge in
+//! `custodia-bridge`. This binary parses arguments, reads files and passphrases, opens stores,
+//! shows progress, and turns outcomes into exit codes scripts can rely on.
 //!
 //! Exit codes: 0 all holds; 1 verification found violations; 2 bad usage or bad input (nothing
 //! written); 3 other failure (I/O, database).
