@@ -3,6 +3,7 @@
 //! (`.ci/run` starts a server and does so). Each test works in schemas of its own, dropped at the end.
 
 mod conformance;
+mod crash_child;
 
 use conformance::Backend;
 use custodia_ledger::store::postgres::PgStore;
@@ -159,11 +160,7 @@ async fn append_until_killed(schema: String) {
                         attestation: None,
                         expect: custodia_ledger::writer::Expect::Next,
                     };
-                    let receipt = ledger.append(request).await.unwrap();
-                    use std::io::Write as _;
-                    let mut out = std::io::stdout().lock();
-                    writeln!(out, "ACK {} {}", receipt.seq, receipt.hash).unwrap();
-                    out.flush().unwrap();
+                    crash_child::acknowledge(&ledger.append(request).await.unwrap());
                 }
             })
         })
@@ -171,38 +168,6 @@ async fn append_until_killed(schema: String) {
     for t in tasks {
         let _ = t.await;
     }
-}
-
-fn run_child_and_kill(schema: &str, after: std::time::Duration) -> Vec<(u64, String)> {
-    use std::io::BufRead as _;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            CRASH_TEST,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CRASH_CHILD, schema)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|line| {
-                let mut parts = line.strip_prefix("ACK ")?.split(' ');
-                Some((parts.next()?.parse().ok()?, parts.next()?.to_owned()))
-            })
-            .collect::<Vec<_>>()
-    });
-    std::thread::sleep(after);
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
-    reader.join().unwrap()
 }
 
 /// A node killed with SIGKILL mid-load loses no acknowledged entry, and the ledger verifies.
@@ -219,9 +184,11 @@ async fn killed_writers_lose_no_acknowledged_append() {
     for round in 0..12u64 {
         let after = std::time::Duration::from_millis(150 + (round * 7919) % 400);
         let schema = schema.clone();
-        let new = tokio::task::spawn_blocking(move || run_child_and_kill(&schema, after))
-            .await
-            .unwrap();
+        let new = tokio::task::spawn_blocking(move || {
+            crash_child::run_and_kill(CRASH_TEST, true, (CRASH_CHILD, &schema), after)
+        })
+        .await
+        .unwrap();
         acked.extend(new);
         let store = backend.store().await;
         let report = custodia_ledger::bundle::verify_store(&*store, None, &|_| {})

@@ -5,14 +5,14 @@
 //! `CUSTODIA_CRASH_CHILD` naming the ledger; there it appends until it is killed. No extra
 //! binary is needed, and no test function passes without checking anything.
 
+mod crash_child;
+
 use custodia_ledger::bundle;
 use custodia_ledger::entry::{ChainHash, Event};
 use custodia_ledger::ledger::{InitOptions, Ledger};
 use custodia_ledger::time::Timestamp;
 use custodia_ledger::writer::{AppendRequest, Expect};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,36 +60,8 @@ async fn append_forever(ledger: Arc<Ledger>, writer: usize) {
             attestation: None,
             expect: Expect::Next,
         };
-        let receipt = ledger.append(request).await.unwrap();
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "ACK {} {}", receipt.seq, receipt.hash).unwrap();
-        out.flush().unwrap();
+        crash_child::acknowledge(&ledger.append(request).await.unwrap());
     }
-}
-
-fn run_child_and_kill(dir: &Path, after: Duration) -> Vec<(u64, String)> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([THIS_TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|line| {
-                let mut parts = line.strip_prefix("ACK ")?.split(' ');
-                Some((parts.next()?.parse().ok()?, parts.next()?.to_owned()))
-            })
-            .collect::<Vec<_>>()
-    });
-    std::thread::sleep(after);
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
-    reader.join().unwrap()
 }
 
 #[test]
@@ -109,7 +81,8 @@ fn killed_writers_lose_no_acknowledged_append() {
     for round in 0..ROUNDS {
         // Varied kill moments, from during start-up to well into the appends.
         let after = Duration::from_millis(20 + (round * 7919) % 220);
-        let new = run_child_and_kill(dir.path(), after);
+        let child = (CHILD_ENV, dir.path().to_str().unwrap());
+        let new = crash_child::run_and_kill(THIS_TEST, false, child, after);
         acked.extend(new);
         rt.block_on(check_after_kill(dir.path(), &acked, round));
     }
