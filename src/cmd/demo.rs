@@ -15,7 +15,7 @@ use custodia_ledger::writer::{AppendRequest, Expect};
 use custodia_projections::kpi::{Board, MeanDuration, Ratio};
 use custodia_projections::review::{Period, ReviewPack};
 use custodia_projections::rows::{CorrectiveActionRow, RiskRow};
-use custodia_projections::{Model, Projector, ProjectorConfig, SnapshotStore};
+use custodia_projections::{Model, Projector};
 use std::sync::Arc;
 
 /// Risks shown in the summary.
@@ -119,12 +119,7 @@ async fn summarize(data: &DataDir) -> anyhow::Result<()> {
         );
     }
     let store: Arc<dyn Store> = store.into_arc();
-    let snapshots = SnapshotStore::in_memory()
-        .await
-        .context("preparing snapshots")?;
-    let projector = Projector::open(store.clone(), snapshots, ProjectorConfig::default())
-        .await
-        .context("folding the ledger into the registers")?;
+    let projector = super::fold(store.clone()).await?;
     let model = projector.current();
     let at = model
         .position()

@@ -24,6 +24,7 @@ use custodia_ledger::store::postgres::PgStore;
 use custodia_ledger::store::sqlite::SqliteStore;
 use custodia_ledger::store::Store;
 use custodia_ledger::writer::WriterConfig;
+use custodia_projections::{Projector, ProjectorConfig, SnapshotStore};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -185,6 +186,17 @@ pub(crate) async fn open_api_db(data: &DataDir) -> anyhow::Result<custodia_api::
         Location::Postgres(url) => custodia_api::auth::ApiDb::open_postgres(&url).await,
     };
     db.with_context(|| format!("opening the API tables of {}", data.display()))
+}
+
+/// The read models folded from the whole ledger in `store`. Snapshots stay in memory: a
+/// command's projector lives only as long as the command.
+pub(crate) async fn fold(store: Arc<dyn Store>) -> anyhow::Result<Projector> {
+    let snapshots = SnapshotStore::in_memory()
+        .await
+        .context("preparing snapshots")?;
+    Projector::open(store, snapshots, ProjectorConfig::default())
+        .await
+        .context("folding the ledger into the registers")
 }
 
 /// Checks `<class>:<name>` with the ledger's own rule, by building a throwaway event.

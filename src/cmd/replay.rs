@@ -10,7 +10,7 @@ use custodia_api::read_models::REGISTERS;
 use custodia_domain::Timestamp;
 use custodia_ledger::store::Store;
 use custodia_projections::rows::RegisterRow;
-use custodia_projections::{Model, Projector, ProjectorConfig, SnapshotStore, Table};
+use custodia_projections::{Model, Table};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -49,12 +49,7 @@ pub(crate) async fn run(args: ReplayArgs) -> anyhow::Result<u8> {
         .next()
         .ok_or_else(|| bad_input(format!("{} holds no entries", args.data.display())))?;
     refuse_before_genesis(&args, genesis.recorded_at_micros)?;
-    let snapshots = SnapshotStore::in_memory()
-        .await
-        .context("preparing snapshots")?;
-    let projector = Projector::open(store.clone(), snapshots, ProjectorConfig::default())
-        .await
-        .context("folding the ledger into the registers")?;
+    let projector = super::fold(store.clone()).await?;
     let model = match (args.as_of, args.valid_at) {
         (Some(a), None) => projector.as_of(a).await,
         (None, Some(v)) => projector.valid_at(v).await,

@@ -6,7 +6,9 @@ use crate::progress;
 use crate::text::hex;
 use anyhow::Context as _;
 use custodia_ledger::bundle;
+use custodia_ledger::store::Store;
 use custodia_ledger::verify::Report;
+use indicatif::ProgressBar;
 use std::path::Path;
 
 /// Violations printed in text mode; the summary line always gives the total.
@@ -44,12 +46,7 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<u8> {
 
 async fn verify_store(data: &DataDir, trusted: Option<&str>) -> anyhow::Result<Report> {
     let store = super::open_store(data).await?;
-    let total = store
-        .head()
-        .await
-        .context("reading the ledger's head")?
-        .size;
-    let bar = progress::entries(total, "verifying");
+    let bar = whole_ledger_bar(&*store, "verifying").await?;
     let report = bundle::verify_store(&*store, trusted, &|n| bar.set_position(n))
         .await
         .with_context(|| format!("verifying the ledger in {}", data.display()))?;
@@ -138,12 +135,7 @@ fn report_json(report: &Report) -> serde_json::Value {
 
 pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<u8> {
     let store = super::open_store(&args.data).await?;
-    let total = store
-        .head()
-        .await
-        .context("reading the ledger's head")?
-        .size;
-    let bar = progress::entries(total, "exporting");
+    let bar = whole_ledger_bar(&*store, "exporting").await?;
     let summary = bundle::export(&*store, &args.out, &|n| bar.set_position(n))
         .await
         .with_context(|| format!("exporting to {}", args.out.display()))?;
@@ -163,4 +155,14 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<u8> {
         args.out.display()
     );
     Ok(exit::OK)
+}
+
+/// A progress bar counting up to the ledger's size in `store`.
+async fn whole_ledger_bar(store: &dyn Store, verb: &str) -> anyhow::Result<ProgressBar> {
+    let total = store
+        .head()
+        .await
+        .context("reading the ledger's head")?
+        .size;
+    Ok(progress::entries(total, verb))
 }
