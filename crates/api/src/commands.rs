@@ -52,9 +52,9 @@ fn envelope_members() -> Value {
                             Another version is a 409 (stale-version).",
         },
         "occurred_at": {
-            "type": "string", "format": "date-time",
+            "type": ["string", "null"], "format": "date-time",
             "description": "When it happened, if earlier than now (RFC 3339, at most microseconds); \
-                            default: the server's clock.",
+                            absent or null: the server's clock.",
         },
     })
 }
@@ -83,6 +83,47 @@ fn with_envelope(schema: &mut Value) {
     }
 }
 
+/// Bounds every integer of a schema the way the server reads it: by its Rust type (schemars'
+/// `format`), and within ±(2^53−1) in any case, the ledger's integer rule.
+fn bound_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let integer = match map.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            if integer {
+                let safe = custodia_ledger::canonical::MAX_SAFE_INTEGER;
+                let (min, max) = match map.get("format").and_then(Value::as_str) {
+                    Some("uint8") => (0, i64::from(u8::MAX)),
+                    Some("uint16") => (0, i64::from(u16::MAX)),
+                    Some("uint32") => (0, i64::from(u32::MAX)),
+                    Some("int8") => (i64::from(i8::MIN), i64::from(i8::MAX)),
+                    Some("int16") => (i64::from(i16::MIN), i64::from(i16::MAX)),
+                    Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
+                    Some(f) if f.starts_with('u') => (0, safe),
+                    _ => (-safe, safe),
+                };
+                let tighter = |key: &str, bound: i64, keep: fn(f64, f64) -> bool| {
+                    let given = map.get(key).and_then(Value::as_f64);
+                    match given {
+                        Some(g) if keep(g, bound as f64) => map[key].clone(),
+                        _ => json!(bound),
+                    }
+                };
+                let min = tighter("minimum", min, |g, b| g >= b);
+                let max = tighter("maximum", max, |g, b| g <= b);
+                map.insert("minimum".into(), min);
+                map.insert("maximum".into(), max);
+            }
+            map.values_mut().for_each(bound_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
+}
+
 /// The component schemas of command bodies: `<kind>CommandBody` for each stream kind (the
 /// domain's command schema with the envelope members), and the domain's definitions.
 pub(crate) fn command_definitions() -> Vec<(String, Value)> {
@@ -97,9 +138,12 @@ pub(crate) fn command_definitions() -> Vec<(String, Value)> {
             );
         }
         with_envelope(&mut body);
+        bound_integers(&mut body);
         out.push((format!("{}CommandBody", kind.as_str()), body));
         for (name, schema) in root.definitions {
-            out.push((name, serde_json::to_value(schema).unwrap_or_default()));
+            let mut schema = serde_json::to_value(schema).unwrap_or_default();
+            bound_integers(&mut schema);
+            out.push((name, schema));
         }
     }
     out

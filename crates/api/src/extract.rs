@@ -203,10 +203,14 @@ pub async fn problems_everywhere(
 }
 
 /// An unsigned integer in a path, query or header, in canonical decimal form only: digits,
-/// no sign, no leading zero (`5`, not `+5` or `05`), at most `u64::MAX`. One number has one
-/// spelling, so that two requests that mean the same are written the same.
+/// no sign, no leading zero (`5`, not `+5` or `05`), at most 2^53−1 (the ledger's largest
+/// integer, so no seq or size is beyond it). One number has one spelling, so that two requests
+/// that mean the same are written the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Uint(pub u64);
+
+/// The largest [`Uint`]: 2^53−1.
+pub const UINT_MAX: u64 = custodia_ledger::canonical::MAX_SAFE_INTEGER as u64;
 
 impl Uint {
     /// Reads a canonical decimal; the error says what is wrong.
@@ -221,8 +225,10 @@ impl Uint {
             ));
         }
         text.parse()
+            .ok()
+            .filter(|n| *n <= UINT_MAX)
             .map(Uint)
-            .map_err(|_| format!("{text:?} is larger than {}", u64::MAX))
+            .ok_or_else(|| format!("{text:?} is larger than 2^53−1 ({UINT_MAX})"))
     }
 }
 
@@ -238,7 +244,7 @@ impl<'de> serde::Deserialize<'de> for Uint {
                 Uint::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Uint, E> {
-                Ok(Uint(v))
+                Uint::parse(&v.to_string()).map_err(E::custom)
             }
         }
         d.deserialize_str(Visitor)
@@ -253,12 +259,12 @@ impl schemars::JsonSchema for Uint {
         false
     }
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        uint_schema(0, u64::MAX)
+        uint_schema(0, UINT_MAX)
     }
 }
 
 /// The schema of an unsigned integer from `min` to `max`. The bounds travel as extensions:
-/// schemars keeps them as `f64`, which would round `u64::MAX` up to a number the server refuses.
+/// schemars keeps them as `f64`, which would print them as floating-point numbers.
 pub fn uint_schema(min: u64, max: u64) -> schemars::schema::Schema {
     let mut schema = schemars::schema::SchemaObject {
         instance_type: Some(schemars::schema::InstanceType::Integer.into()),

@@ -143,6 +143,7 @@ pub(crate) struct PageQuery {
     #[serde(default)]
     from: Uint,
     /// Entries in the page, 1 to 1000 (default 100).
+    #[serde(default)]
     #[schemars(schema_with = "page_limit")]
     limit: Option<Uint>,
 }
@@ -191,7 +192,7 @@ pub(crate) struct EntryPath {
 }
 
 fn entry_key(_: &mut SchemaGenerator) -> Schema {
-    let seq = serde_json::to_value(uint_schema(0, u64::MAX)).unwrap_or_default();
+    let seq = serde_json::to_value(uint_schema(0, crate::extract::UINT_MAX)).unwrap_or_default();
     raw(json!({"anyOf": [seq, hex64()]}))
 }
 
@@ -510,7 +511,7 @@ pub(crate) async fn consistency(
 ) -> Result<Json<ConsistencyView>> {
     caller.require(Access::Read)?;
     let to = tree_size(&state, q.to).await?;
-    let from = q.from.0;
+    let from = tree_size(&state, Some(q.from)).await?;
     if from > to {
         return Err(ApiError::BadRequest(format!(
             "from {from} is larger than to {to}: a tree is only consistent with a larger one"

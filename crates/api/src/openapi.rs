@@ -231,8 +231,14 @@ fn rehome(value: &mut Value) {
     }
 }
 
-/// A parameter's schema: an `Option` is expressed by `required`, not by a `null` type.
+/// A parameter's schema: an `Option` is expressed by `required`, not by a `null` type or a
+/// `null` default.
 fn without_null(mut schema: Value) -> Value {
+    if schema.get("default") == Some(&Value::Null) {
+        if let Some(map) = schema.as_object_mut() {
+            map.remove("default");
+        }
+    }
     if let Some(Value::Array(types)) = schema.get_mut("type") {
         types.retain(|t| t != "null");
         if types.len() == 1 {
@@ -435,7 +441,12 @@ pub fn build(routes: &[Route]) -> Value {
         "openapi": "3.1.0",
         "info": {"title": "custodia", "version": env!("CARGO_PKG_VERSION"),
                  "description": "The HTTP API of a custodia ledger: an ISO 28000 SMS whose history can be proved. \
-                                 Errors are RFC 9457 problem documents (`application/problem+json`)."},
+                                 Errors are RFC 9457 problem documents (`application/problem+json`). \
+                                 Request bodies are JSON under the ledger's rules (LEDGER-FORMAT §1): no key twice \
+                                 in an object (`duplicate-key`), and numbers are integers within ±(2^53−1) written \
+                                 without fraction or exponent, so `2.0` is refused (`json-value`) though JSON Schema \
+                                 counts it an integer. Numbers in paths, queries and headers are canonical decimals \
+                                 (`5`, never `05` or `+5`)."},
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -40,10 +40,12 @@ impl From<custodia_projections::Error> for ApiError {
 pub(crate) struct TimeQuery {
     /// Transaction time: what the system knew then, from the entries recorded by then.
     /// RFC 3339, or `YYYY-MM-DD` for the end of that day (UTC). Default: now.
+    #[serde(default)]
     #[schemars(schema_with = "instant_schema")]
     as_of: Option<String>,
     /// Business time: what was true then, from the events that occurred by then.
     /// RFC 3339, or `YYYY-MM-DD` for the end of that day (UTC). Default: now.
+    #[serde(default)]
     #[schemars(schema_with = "instant_schema")]
     valid_at: Option<String>,
 }
@@ -178,14 +180,18 @@ pub(crate) async fn kpis(
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterQuery {
     /// Transaction time (see `GET /v1/kpis`).
+    #[serde(default)]
     #[schemars(schema_with = "instant_schema")]
     as_of: Option<String>,
     /// Business time (see `GET /v1/kpis`).
+    #[serde(default)]
     #[schemars(schema_with = "instant_schema")]
     valid_at: Option<String>,
     /// Only rows with this status word.
     status: Option<String>,
     /// Only rows owned by this actor (`<class>:<name>`).
+    #[serde(default)]
+    #[schemars(schema_with = "owner_schema")]
     owner: Option<Actor>,
     /// Only rows carrying this tag (rating, category, severity, …).
     tag: Option<String>,
@@ -193,8 +199,20 @@ pub(crate) struct RegisterQuery {
     #[serde(default)]
     offset: Uint,
     /// Rows in the page (default 50).
+    #[serde(default)]
     #[schemars(schema_with = "rows_limit")]
     limit: Option<Uint>,
+}
+
+/// An actor as `Actor::new` admits it: the domain's own pattern (`\S`) lets control
+/// characters through, which the actor's rules refuse.
+fn owner_schema(_: &mut SchemaGenerator) -> Schema {
+    crate::openapi::raw(json!({
+        "type": "string",
+        "minLength": 3,
+        "maxLength": 256,
+        "pattern": "^[a-z][a-z0-9_]*:[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$",
+    }))
 }
 
 fn rows_limit(_: &mut SchemaGenerator) -> Schema {
@@ -356,9 +374,11 @@ pub(crate) struct PackQuery {
     #[schemars(schema_with = "date_time_schema")]
     to: String,
     /// Transaction time (see `GET /v1/kpis`).
+    #[serde(default)]
     #[schemars(schema_with = "instant_schema")]
     as_of: Option<String>,
     /// Business time (see `GET /v1/kpis`).
+    #[serde(default)]
     #[schemars(schema_with = "instant_schema")]
     valid_at: Option<String>,
 }

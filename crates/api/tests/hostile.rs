@@ -426,6 +426,12 @@ async fn bad_paths_queries_and_methods_are_problems_not_500s() {
         (
             Method::GET,
             "/v1/proofs/consistency?from=9",
+            StatusCode::NOT_FOUND,
+            "beyond",
+        ),
+        (
+            Method::GET,
+            "/v1/proofs/consistency?from=2&to=1",
             StatusCode::BAD_REQUEST,
             "larger",
         ),
