@@ -10,9 +10,15 @@
 //! * [`AppState`] — an open ledger, the API database (`DATA/api.db`: hashed tokens, cosigned
 //!   checkpoints), the SMS folded from the ledger ([`sms::SmsView`]), metrics, limits.
 //! * [`app`]`(state) -> Router` — every route; tests call it without a socket.
+//! * [`routes`] — the route table: each route's handler and its documentation, from which both
+//!   the router and the OpenAPI document ([`openapi`]) are built, so neither lacks a route.
 //! * [`auth`] — [`auth::Role`], the table of who may do what ([`auth::Role::may`]), tokens.
 //! * [`follow::Follower`] — a gapless cursor over stored then live entries, for subscriptions.
-//! * [`error::ApiError`] — the one error type; each variant is one status and problem type.
+//! * [`error::ApiError`] — the one error type; each variant is one status and problem type, and
+//!   [`error::PROBLEM_TYPES`] lists every type any layer sends (the document names them all).
+//! * [`extract`] — how requests are read: [`extract::JsonBody`] (`application/json` or 415;
+//!   the ledger's strict JSON, so a duplicate key is a 422 naming it), canonical numbers
+//!   ([`extract::Uint`]), and the limits on the request target and header fields (414, 431).
 //!
 //! ## Endpoints and roles
 //!
@@ -20,7 +26,7 @@
 //! |---|---|---|
 //! | public | `GET /v1/health`, `GET /v1/ready`, `GET /metrics`, `GET /v1/openapi.json` | anyone |
 //! | read | `GET /v1/entries`, `/v1/entries/{seq or hash}`, `/v1/checkpoints`, `/v1/checkpoints/latest`, `/v1/checkpoints/{size}`, `/v1/proofs/inclusion`, `/v1/proofs/consistency`, `/v1/export`, `/v1/streams/{kind}/{id}`, `/v1/kpis?as_of=&valid_at=`, `/v1/registers/{name}?as_of=&valid_at=&status=&owner=&tag=&offset=&limit=`, `/v1/review-pack?from=&to=&as_of=&valid_at=` | admin, top_management, security_manager, risk_owner, auditor |
-//! | write | `POST /v1/streams/{kind}/{id}/commands`, `POST /v1/events`, `POST /v1/checkpoints` | admin, top_management, security_manager, risk_owner |
+//! | write | `POST /v1/streams/<kind>/{id}/commands` (one path per stream kind), `POST /v1/events`, `POST /v1/checkpoints` | admin, top_management, security_manager, risk_owner |
 //! | cosign | `POST /v1/checkpoints/{size}/cosignatures` | auditor |
 //! | subscribe | `GET /v1/events/stream` | every role |
 //!
