@@ -412,27 +412,10 @@ pub(crate) struct ReplayArgs {
 }
 
 /// A date argument: RFC 3339, or `YYYY-MM-DD` for the end of that day in UTC (the last
-/// microsecond), so that a plain date includes everything that happened on it.
+/// microsecond), so that a plain date includes everything that happened on it; read as the API
+/// reads `as_of` and `valid_at`.
 pub(crate) fn parse_date(text: &str) -> Result<Timestamp, String> {
-    let b = text.as_bytes();
-    let plain = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if plain {
-        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
-        return Timestamp::from_date(num(0..4) as i32, num(5..7), num(8..10))
-            .map(|day| day.plus_days(1).plus_micros(-1))
-            .ok_or_else(|| format!("{text} is not a calendar date"));
-    }
-    let micros = custodia_ledger::time::Timestamp::normalize(text)
-        .map_err(|e| {
-            format!("{e}; expected RFC 3339 (2026-03-15T09:00:00Z) or a date (2026-03-15)")
-        })?
-        .micros();
-    Timestamp::from_micros(micros).ok_or_else(|| format!("{text} is out of range"))
+    custodia_api::read_models::parse_instant(text)
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,26 +6,28 @@
 
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, Result};
-use crate::extract::{parse_json, JsonBody, Path, Query};
-use crate::ledger_reads::row_json;
+use crate::extract::{JsonBody, Path, Query, Uint};
+use crate::ledger_reads::EntryLine;
 use crate::metrics::inc;
+use crate::openapi::{Doc, Route};
 use crate::{AppState, PAGE_ENTRIES_MAX};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine as _;
-use custodia_domain::{Actor, Command, Envelope, StreamId, StreamKind, Timestamp};
+use custodia_domain::{Actor, Command, Envelope, RecordId, StreamId, StreamKind, Timestamp};
 use custodia_ledger::entry::{Attestation, Event};
 use custodia_ledger::keys::PublicKey;
 use custodia_ledger::writer::{AppendRequest, Expect, Receipt};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// How far ahead of the server's clock a given `occurred_at` may be (clock skew).
 const FUTURE_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
 
-/// `POST /v1/streams/{kind}/{id}/commands` body.
+/// `POST /v1/streams/<kind>/{id}/commands` body; its documented schema is the kind's command
+/// schema with these members added ([`command_definitions`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CommandBody {
@@ -41,6 +43,157 @@ struct CommandBody {
     occurred_at: Option<String>,
 }
 
+/// The members a command body has besides the kind's `action` and `data`.
+fn envelope_members() -> Value {
+    json!({
+        "expected_version": {
+            "type": "integer", "minimum": 0, "maximum": custodia_ledger::canonical::MAX_SAFE_INTEGER,
+            "description": "The stream's version the caller decided on; 0 for a new record. \
+                            Another version is a 409 (stale-version).",
+        },
+        "occurred_at": {
+            "type": ["string", "null"], "format": "date-time",
+            "description": "When it happened, if earlier than now (RFC 3339, at most microseconds); \
+                            absent or null: the server's clock.",
+        },
+    })
+}
+
+/// Adds the envelope members to every alternative of a command schema, so that the body's
+/// schema says exactly what the handler reads (the domain's alternatives admit no other member).
+fn with_envelope(schema: &mut Value) {
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(alternatives)) = schema.get_mut(key) {
+            alternatives.iter_mut().for_each(with_envelope);
+            return;
+        }
+    }
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let properties = object.entry("properties").or_insert_with(|| json!({}));
+    if let (Some(properties), Value::Object(members)) =
+        (properties.as_object_mut(), envelope_members())
+    {
+        properties.extend(members);
+    }
+    let required = object.entry("required").or_insert_with(|| json!([]));
+    if let Some(required) = required.as_array_mut() {
+        required.push(json!("expected_version"));
+    }
+}
+
+/// Bounds every integer of a schema the way the server reads it: by its Rust type (schemars'
+/// `format`), and within ±(2^53−1) in any case, the ledger's integer rule.
+fn bound_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let integer = match map.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            if integer {
+                let safe = custodia_ledger::canonical::MAX_SAFE_INTEGER;
+                let (min, max) = match map.get("format").and_then(Value::as_str) {
+                    Some("uint8") => (0, i64::from(u8::MAX)),
+                    Some("uint16") => (0, i64::from(u16::MAX)),
+                    Some("uint32") => (0, i64::from(u32::MAX)),
+                    Some("int8") => (i64::from(i8::MIN), i64::from(i8::MAX)),
+                    Some("int16") => (i64::from(i16::MIN), i64::from(i16::MAX)),
+                    Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
+                    Some(f) if f.starts_with('u') => (0, safe),
+                    _ => (-safe, safe),
+                };
+                let tighter = |key: &str, bound: i64, keep: fn(f64, f64) -> bool| {
+                    let given = map.get(key).and_then(Value::as_f64);
+                    match given {
+                        Some(g) if keep(g, bound as f64) => map[key].clone(),
+                        _ => json!(bound),
+                    }
+                };
+                let min = tighter("minimum", min, |g, b| g >= b);
+                let max = tighter("maximum", max, |g, b| g <= b);
+                map.insert("minimum".into(), min);
+                map.insert("maximum".into(), max);
+            }
+            map.values_mut().for_each(bound_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
+}
+
+/// The component schemas of command bodies: `<kind>CommandBody` for each stream kind (the
+/// domain's command schema with the envelope members), and the domain's definitions.
+pub(crate) fn command_definitions() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (kind, root) in custodia_domain::command_schemas() {
+        let mut body = serde_json::to_value(&root.schema).unwrap_or_default();
+        if let Some(object) = body.as_object_mut() {
+            object.remove("$schema");
+            object.insert(
+                "title".into(),
+                json!(format!("{}CommandBody", kind.as_str())),
+            );
+        }
+        with_envelope(&mut body);
+        bound_integers(&mut body);
+        out.push((format!("{}CommandBody", kind.as_str()), body));
+        for (name, schema) in root.definitions {
+            let mut schema = serde_json::to_value(schema).unwrap_or_default();
+            bound_integers(&mut schema);
+            out.push((name, schema));
+        }
+    }
+    out
+}
+
+/// The route of one kind's commands: a path per kind, so that each documents its own body.
+pub(crate) fn route(kind: StreamKind) -> Route {
+    let path = format!("/v1/streams/{}/{{id}}/commands", kind.as_str());
+    let handler = move |caller: Caller,
+                        state: State<AppState>,
+                        Path(IdPath { id }): Path<IdPath>,
+                        JsonBody(body): JsonBody<Map<String, Value>>| {
+        command(kind, caller, state, id, body)
+    };
+    let schema = json!({"$ref": format!("#/components/schemas/{}CommandBody", kind.as_str())});
+    let doc = Doc::with(Access::Write, "Decide a command and record its events.")
+        .describe(
+            "The domain decides the command against the SMS, with the token's principal as \
+             actor, and the events are appended with `expected_version`: a stream that moved on \
+             is a 409, a broken rule a 422 that names it.",
+        )
+        .path::<IdPath>()
+        .body_schema(schema)
+        .created::<Recorded>()
+        .problems(&[409]);
+    Route::post(path, handler, doc)
+}
+
+/// A record's id in a path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct IdPath {
+    /// The record's id within its stream.
+    id: RecordId,
+}
+
+/// A stream kind and a record id in a path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct StreamPath {
+    /// The stream's kind.
+    #[schemars(schema_with = "kind_schema")]
+    kind: String,
+    /// The record's id within its stream.
+    id: RecordId,
+}
+
+fn kind_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+    let kinds: Vec<&str> = StreamKind::ALL.iter().map(|k| k.as_str()).collect();
+    crate::openapi::raw(json!({"type": "string", "enum": kinds}))
+}
+
 /// Refuses an `actor` member: the actor is the token's principal, never the body's say.
 fn refuse_actor(body: &Map<String, Value>) -> Result<()> {
     if body.contains_key("actor") {
@@ -52,9 +205,11 @@ fn refuse_actor(body: &Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
-fn stream_id(kind: &str, id: &str) -> Result<StreamId> {
-    StreamId::parse(&format!("{kind}/{id}"))
-        .map_err(|e| ApiError::BadRequest(format!("stream {kind}/{id}: {e}")))
+fn stream_id(kind: &str, id: &RecordId) -> Result<StreamId> {
+    let kind = StreamKind::parse(kind).ok_or_else(|| {
+        ApiError::BadRequest(format!("stream {kind}/{id}: unknown stream kind {kind:?}"))
+    })?;
+    Ok(StreamId::new(kind, id.clone()))
 }
 
 fn actor_of(caller: &Caller) -> Result<Actor> {
@@ -93,30 +248,29 @@ fn counted(state: &AppState, e: ApiError) -> ApiError {
     e
 }
 
-/// `POST /v1/streams/{kind}/{id}/commands`.
-pub(crate) async fn command(
+/// `POST /v1/streams/<kind>/{id}/commands`.
+async fn command(
+    kind: StreamKind,
     caller: Caller,
     State(state): State<AppState>,
-    Path((kind, id)): Path<(String, String)>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>)> {
+    id: RecordId,
+    body: Map<String, Value>,
+) -> Result<(StatusCode, Json<Recorded>)> {
     caller.require(Access::Write)?;
-    let result = run_command(&caller, &state, &kind, &id, &body).await;
+    let stream = StreamId::new(kind, id);
+    let result = run_command(&caller, &state, stream, body).await;
     result.map_err(|e| counted(&state, e))
 }
 
 async fn run_command(
     caller: &Caller,
     state: &AppState,
-    kind: &str,
-    id: &str,
-    body: &[u8],
-) -> Result<(StatusCode, Json<Value>)> {
-    let raw: Map<String, Value> = parse_json(body)?;
+    stream: StreamId,
+    raw: Map<String, Value>,
+) -> Result<(StatusCode, Json<Recorded>)> {
     refuse_actor(&raw)?;
     let body: CommandBody = serde_json::from_value(Value::Object(raw))
         .map_err(|e| ApiError::rule("invalid-body", format!("body: {e}")))?;
-    let stream = stream_id(kind, id)?;
     let mut command = json!({"action": body.action});
     if let Some(data) = body.data {
         command["data"] = data;
@@ -129,7 +283,7 @@ async fn run_command(
     tracing::info!(%stream, principal = %caller.principal, entries = receipts.len(), "command recorded");
     Ok((
         StatusCode::CREATED,
-        Json(receipts_json(&stream.to_string(), &receipts)),
+        Json(Recorded::new(stream.to_string(), &receipts)),
     ))
 }
 
@@ -201,32 +355,73 @@ async fn append_all(
     Ok(receipts)
 }
 
-fn receipts_json(stream: &str, receipts: &[(Receipt, String)]) -> Value {
-    let entries: Vec<Value> = receipts
-        .iter()
-        .map(|(r, t)| {
-            json!({"seq": r.seq, "hash": r.hash.to_hex(), "version": r.version, "type": t,
-                   "recorded_at": r.recorded_at.to_string()})
-        })
-        .collect();
-    let version = receipts.last().map(|(r, _)| r.version);
-    json!({"stream": stream, "version": version, "entries": entries})
+/// What a command or an attested event recorded.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Recorded {
+    /// The stream written, `<kind>/<id>`.
+    stream: String,
+    /// The stream's version after the last entry (null when nothing was written).
+    version: Option<u64>,
+    /// One receipt per entry, in order.
+    entries: Vec<ReceiptView>,
+}
+
+/// A durable entry's receipt.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ReceiptView {
+    /// Its seq.
+    seq: u64,
+    /// Its hash, 64 lowercase hex digits.
+    hash: String,
+    /// Its version in the stream.
+    version: u64,
+    /// The event type.
+    #[serde(rename = "type")]
+    event_type: String,
+    /// When the ledger recorded it.
+    recorded_at: String,
+}
+
+impl Recorded {
+    fn new(stream: String, receipts: &[(Receipt, String)]) -> Self {
+        let entries = receipts
+            .iter()
+            .map(|(r, t)| ReceiptView {
+                seq: r.seq,
+                hash: r.hash.to_hex(),
+                version: r.version,
+                event_type: t.clone(),
+                recorded_at: r.recorded_at.to_string(),
+            })
+            .collect();
+        let version = receipts.last().map(|(r, _)| r.version);
+        Self {
+            stream,
+            version,
+            entries,
+        }
+    }
 }
 
 /// `POST /v1/events` body: an event its author signed, and the signature.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AttestedBody {
-    /// The ledger `event` object, exactly as signed.
+    /// The ledger `event` object exactly as its author signed it (LEDGER-FORMAT §1); its
+    /// `actor` must be the token's principal.
+    #[schemars(schema_with = "crate::ledger_reads::event_schema")]
     event: Value,
-    /// `{"key": base64 public key, "sig": base64 Ed25519 signature over the event digest}`.
+    /// The author's signature over the event digest.
     attestation: AttestationBody,
 }
 
-#[derive(Debug, Deserialize)]
+/// An author's attestation.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AttestationBody {
+    /// Base64 Ed25519 public key, registered to attest for the actor.
     key: String,
+    /// Base64 Ed25519 signature over BLAKE3("custodia.event/1\n" || JCS(event)).
     sig: String,
 }
 
@@ -237,7 +432,7 @@ pub(crate) async fn attested(
     caller: Caller,
     State(state): State<AppState>,
     JsonBody(body): JsonBody<AttestedBody>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<Recorded>)> {
     caller.require(Access::Write)?;
     let result = run_attested(&caller, &state, body).await;
     result.map_err(|e| counted(&state, e))
@@ -247,7 +442,7 @@ async fn run_attested(
     caller: &Caller,
     state: &AppState,
     body: AttestedBody,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<Recorded>)> {
     let event = Event::from_value(&body.event)
         .map_err(|e| ApiError::rule("event-format", e.to_string()))?;
     if event.actor() != caller.principal {
@@ -269,7 +464,7 @@ async fn run_attested(
     let stream = event.stream().to_owned();
     let receipts = append_all(state, vec![event], Some(attestation)).await?;
     tracing::info!(%stream, principal = %caller.principal, "attested event recorded");
-    Ok((StatusCode::CREATED, Json(receipts_json(&stream, &receipts))))
+    Ok((StatusCode::CREATED, Json(Recorded::new(stream, &receipts))))
 }
 
 fn attestation(body: &AttestationBody) -> Result<Attestation> {
@@ -288,24 +483,37 @@ fn attestation(body: &AttestationBody) -> Result<Attestation> {
     Ok(Attestation { key, sig })
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /v1/streams/{kind}/{id}` query.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StreamQuery {
+    /// The first version to list (default 1); at most 1000 entries are listed.
     #[serde(default)]
-    from_version: Option<u64>,
+    from_version: Option<Uint>,
+}
+
+/// A stream's version and a page of its entries.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct StreamPage {
+    /// `<kind>/<id>`.
+    stream: String,
+    /// The stream's current version (0: no entry yet).
+    version: u64,
+    /// Its entries from `from_version`, at most 1000.
+    entries: Vec<EntryLine>,
 }
 
 /// `GET /v1/streams/{kind}/{id}?from_version=`: the stream's version and a page of its entries.
 pub(crate) async fn stream(
     caller: Caller,
     State(state): State<AppState>,
-    Path((kind, id)): Path<(String, String)>,
+    Path(path): Path<StreamPath>,
     Query(q): Query<StreamQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<StreamPage>> {
     caller.require(Access::Read)?;
-    let id = stream_id(&kind, &id)?;
+    let id = stream_id(&path.kind, &path.id)?;
     let stream = id.to_string();
-    let from = q.from_version.unwrap_or(1).max(1);
+    let from = q.from_version.map_or(1, |v| v.0).max(1);
     let rows = state
         .ledger
         .store()
@@ -318,8 +526,10 @@ pub(crate) async fn stream(
         .await
         .stream(&id)
         .map_or(0, |s| s.version());
-    let entries = rows.iter().map(row_json).collect::<Result<Vec<_>>>()?;
-    Ok(Json(
-        json!({"stream": stream, "version": version, "entries": entries}),
-    ))
+    let entries = rows.iter().map(EntryLine::of).collect::<Result<Vec<_>>>()?;
+    Ok(Json(StreamPage {
+        stream,
+        version,
+        entries,
+    }))
 }

@@ -9,7 +9,7 @@
 
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, Result};
-use crate::extract::Query;
+use crate::extract::{Query, Uint};
 use crate::follow::{Follower, Line};
 use crate::metrics::SubscriberGuard;
 use crate::AppState;
@@ -27,11 +27,15 @@ use std::time::Duration;
 /// Names given in one filter at most.
 const FILTER_NAMES_MAX: usize = 64;
 
-#[derive(Debug, Deserialize)]
+/// `GET /v1/events/stream` query.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StreamQuery {
-    from: Option<u64>,
+    /// The first seq to send (default 0); `Last-Event-ID` wins over it.
+    from: Option<Uint>,
+    /// Only entries of these stream kinds (comma-separated, at most 64).
     kind: Option<String>,
+    /// Only entries of these event types (comma-separated, at most 64).
     #[serde(rename = "type")]
     event_type: Option<String>,
 }
@@ -74,15 +78,16 @@ impl Filter {
 }
 
 /// Where to start: after `Last-Event-ID`, else at `from`, else at 0.
-fn start(headers: &HeaderMap, from: Option<u64>) -> Result<u64> {
+fn start(headers: &HeaderMap, from: Option<Uint>) -> Result<u64> {
     match headers.get("last-event-id") {
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .and_then(|seq| seq.checked_add(1))
-            .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be a seq".into())),
-        None => Ok(from.unwrap_or(0)),
+        Some(value) => {
+            let bad = |e: String| ApiError::BadRequest(format!("Last-Event-ID must be a seq: {e}"));
+            let text = value.to_str().map_err(|_| bad("not ASCII".into()))?;
+            let Uint(seq) = Uint::parse(text).map_err(bad)?;
+            seq.checked_add(1)
+                .ok_or_else(|| bad(format!("{seq} is the last seq there can be")))
+        }
+        None => Ok(from.map_or(0, |f| f.0)),
     }
 }
 

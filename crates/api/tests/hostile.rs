@@ -426,6 +426,12 @@ async fn bad_paths_queries_and_methods_are_problems_not_500s() {
         (
             Method::GET,
             "/v1/proofs/consistency?from=9",
+            StatusCode::NOT_FOUND,
+            "beyond",
+        ),
+        (
+            Method::GET,
+            "/v1/proofs/consistency?from=2&to=1",
             StatusCode::BAD_REQUEST,
             "larger",
         ),
@@ -438,6 +444,12 @@ async fn bad_paths_queries_and_methods_are_problems_not_500s() {
         (
             Method::POST,
             "/v1/streams/nonsense/X-1/commands",
+            StatusCode::NOT_FOUND,
+            "nonsense",
+        ),
+        (
+            Method::GET,
+            "/v1/streams/nonsense/X-1",
             StatusCode::BAD_REQUEST,
             "nonsense",
         ),
@@ -493,4 +505,290 @@ async fn a_token_over_its_rate_is_told_to_wait_and_others_are_not() {
         h.get("/v1/entries", Role::Admin).await.status,
         StatusCode::OK
     );
+}
+
+/// Sends raw bytes with a given Content-Type (or none) as `role`.
+async fn send_typed(
+    h: &Harness,
+    path: &str,
+    role: Role,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> common::Reply {
+    use axum::http::{header, Request};
+    use http_body_util::BodyExt as _;
+    let mut req =
+        Request::post(path).header(header::AUTHORIZATION, format!("Bearer {}", h.token(role)));
+    if let Some(t) = content_type {
+        req = req.header(header::CONTENT_TYPE, t);
+    }
+    let req = req.body(axum::body::Body::from(body.to_vec())).unwrap();
+    let res = tower::ServiceExt::oneshot(h.app.clone(), req)
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    common::Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn problem_type(reply: &common::Reply) -> String {
+    reply.json()["type"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_duplicate_key_anywhere_in_a_body_is_a_422_that_names_it_and_writes_nothing() {
+    let h = Harness::new().await;
+    h.bootstrap().await;
+    let hash = "ab".repeat(32);
+    let bodies = [
+        (POLICY, format!(r#"{{"action":"draft","data":{{"title":"A","title":"B","content_hash":"{hash}"}},"expected_version":0}}"#), "title"),
+        (POLICY, format!(r#"{{"action":"draft","action":"draft","data":{{"title":"A","content_hash":"{hash}"}},"expected_version":0}}"#), "action"),
+        ("/v1/events", r#"{"event":{"stream":"policy/P-9","stream":"policy/P-8"},"attestation":{"key":"","sig":""}}"#.to_owned(), "stream"),
+        ("/v1/checkpoints/1/cosignatures", r#"{"witness":"w","witness":"v","key":"","cosignature":""}"#.to_owned(), "witness"),
+    ];
+    for (path, body, key) in bodies {
+        let before = h.size().await;
+        let role = if path.contains("cosignatures") {
+            Role::Auditor
+        } else {
+            Role::SecurityManager
+        };
+        let reply = send_typed(&h, path, role, Some("application/json"), body.as_bytes()).await;
+        let detail = reply.problem(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            problem_type(&reply),
+            "urn:custodia:problem:duplicate-key",
+            "{path}"
+        );
+        assert!(
+            detail.contains(&format!("duplicate key \"{key}\"")),
+            "{path}: {detail}"
+        );
+        assert_eq!(h.size().await, before, "{path}: a refused request wrote");
+    }
+    // Floats and unsafe integers break the ledger's value rules before any shape is read.
+    let float = format!(
+        r#"{{"action":"draft","data":{{"title":"A","content_hash":"{hash}"}},"expected_version":0.5}}"#
+    );
+    let reply = send_typed(
+        &h,
+        POLICY,
+        Role::SecurityManager,
+        Some("application/json"),
+        float.as_bytes(),
+    )
+    .await;
+    reply.problem(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_type(&reply), "urn:custodia:problem:json-value");
+}
+
+#[tokio::test]
+async fn a_json_body_without_the_json_content_type_is_a_415_on_every_endpoint() {
+    let h = Harness::new().await;
+    h.bootstrap().await;
+    let body = serde_json::to_vec(&draft(0)).unwrap();
+    let cases = [
+        (POLICY, Role::SecurityManager),
+        ("/v1/events", Role::SecurityManager),
+        ("/v1/checkpoints/1/cosignatures", Role::Auditor),
+    ];
+    for (path, role) in cases {
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/jsonx"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let before = h.size().await;
+            let reply = send_typed(&h, path, role, content_type, &body).await;
+            let detail = reply.problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert!(detail.contains("application/json"), "{path}: {detail}");
+            assert_eq!(h.size().await, before);
+        }
+    }
+    // With parameters and in any case, JSON is JSON.
+    let reply = send_typed(
+        &h,
+        POLICY,
+        Role::SecurityManager,
+        Some("Application/JSON; charset=utf-8"),
+        &body,
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+}
+
+#[tokio::test]
+async fn numbers_in_paths_queries_and_last_event_id_must_be_canonical() {
+    let h = Harness::new().await;
+    for path in [
+        "/v1/entries/+0",
+        "/v1/entries/00",
+        "/v1/checkpoints/+1",
+        "/v1/checkpoints/01",
+        "/v1/entries?from=+1",
+        "/v1/entries?limit=010",
+        "/v1/proofs/inclusion?seq=00",
+        "/v1/proofs/consistency?from=1&to=+2",
+        "/v1/streams/policy/P-1?from_version=01",
+        "/v1/registers/risks?offset=+1",
+    ] {
+        let reply = h.get(path, Role::Auditor).await;
+        let detail = reply.problem(StatusCode::BAD_REQUEST);
+        assert!(
+            detail.contains("leading zero") || detail.contains("not an unsigned decimal"),
+            "{path}: {detail}"
+        );
+    }
+    assert_eq!(
+        h.get("/v1/entries/0", Role::Auditor).await.status,
+        StatusCode::OK
+    );
+    for id in ["+5", "05", " 5", "5 ", "-1", "1e3"] {
+        let req = axum::http::Request::get("/v1/events/stream")
+            .header(
+                "authorization",
+                format!("Bearer {}", h.token(Role::Subscriber)),
+            )
+            .header("last-event-id", id)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = tower::ServiceExt::oneshot(h.app.clone(), req)
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "Last-Event-ID {id:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn as_of_and_valid_at_take_a_plain_date_as_the_end_of_that_day() {
+    let h = Harness::new().await;
+    h.bootstrap().await;
+    let today = h.get("/v1/kpis", Role::Auditor).await.json()["tree_size"].clone();
+    let far = h
+        .get(
+            "/v1/kpis?as_of=9999-12-31&valid_at=9999-12-31",
+            Role::Auditor,
+        )
+        .await;
+    assert_eq!(
+        far.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&far.body)
+    );
+    assert_eq!(
+        far.json()["tree_size"],
+        today,
+        "a date includes everything up to its end"
+    );
+    let before = h
+        .get("/v1/registers/policies?as_of=2000-01-01", Role::Auditor)
+        .await;
+    assert_eq!(before.status, StatusCode::OK);
+    assert_eq!(
+        before.json()["tree_size"],
+        0,
+        "nothing was recorded by the end of 2000-01-01"
+    );
+    for bad in ["2026-02-30", "2026-13-01", "yesterday", "2026-1-1"] {
+        let reply = h.get(&format!("/v1/kpis?as_of={bad}"), Role::Auditor).await;
+        let detail = reply.problem(StatusCode::BAD_REQUEST);
+        assert!(detail.contains("as_of"), "{bad}: {detail}");
+    }
+}
+
+#[tokio::test]
+async fn every_refusal_from_any_layer_is_a_documented_problem_type() {
+    let h = Harness::new().await;
+    let doc = custodia_api::openapi::build(&custodia_api::routes());
+    let documented = doc["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let long = format!(
+        "/v1/entries?from=0&x={}",
+        "a".repeat(custodia_api::extract::URI_BYTES_MAX)
+    );
+    let mut cases = vec![
+        (
+            h.send(
+                Method::DELETE,
+                "/v1/entries",
+                Some(h.token(Role::Admin)),
+                None,
+            )
+            .await,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        (
+            h.send(Method::GET, "/v1/nowhere", None, None).await,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            h.get(&long, Role::Auditor).await,
+            StatusCode::URI_TOO_LONG,
+            "uri-too-long",
+        ),
+    ];
+    let mut req = axum::http::Request::get("/v1/entries").header(
+        "authorization",
+        format!("Bearer {}", h.token(Role::Auditor)),
+    );
+    for i in 0..=custodia_api::extract::HEADERS_MAX {
+        req = req.header(format!("x-filler-{i}"), "x");
+    }
+    let res =
+        tower::ServiceExt::oneshot(h.app.clone(), req.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    cases.push((
+        common::Reply {
+            status,
+            headers,
+            body,
+        },
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers-too-large",
+    ));
+    let huge = vec![b' '; BODY_BYTES_MAX + 1];
+    cases.push((
+        send_typed(
+            &h,
+            POLICY,
+            Role::SecurityManager,
+            Some("application/json"),
+            &huge,
+        )
+        .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+    ));
+    for (reply, status, name) in cases {
+        reply.problem(status);
+        let kind = problem_type(&reply);
+        assert_eq!(kind, format!("urn:custodia:problem:{name}"));
+        assert!(documented.contains(&Value::String(kind)), "{name}");
+    }
 }
